@@ -1,0 +1,1 @@
+"""Private core: writers, the step axis, the chief decision, argument checks."""

@@ -1,0 +1,119 @@
+"""Argument checks that raise with Keras' template:
+"Argument `x` must be <constraint>. Received: x=<value>"."""
+
+from __future__ import annotations
+
+import numbers
+import os
+
+
+def _fail(name, constraint, value, error=ValueError):
+    raise error(f"Argument `{name}` must be {constraint}. Received: {name}={value!r}")
+
+
+def check_int(name, value, *, minimum=0):
+    """Returns `value` if it is an int >= minimum (bools are refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        _fail(name, f"an integer >= {minimum}", value, TypeError)
+    if value < minimum:
+        _fail(name, f"an integer >= {minimum}", value)
+    return int(value)
+
+
+def check_bool(name, value):
+    if not isinstance(value, bool):
+        _fail(name, "a bool (True or False)", value, TypeError)
+    return value
+
+
+def check_update_freq(value):
+    """`"epoch"`, `"batch"` (= 1) or a positive int. Returns "epoch" or an int."""
+    if isinstance(value, str):
+        if value == "batch":
+            return 1
+        if value == "epoch":
+            return "epoch"
+        _fail("update_freq", '"epoch", "batch" or a positive integer', value)
+    return check_int("update_freq", value, minimum=1)
+
+
+def check_profile_batch(value):
+    """Returns `(start, stop)` optimizer steps, or None when profiling is off.
+
+    Accepts 0 (off), a positive int (that one step), a pair `(start, stop)` of positive
+    ints with start <= stop, or Keras' legacy string form "start,stop".
+    """
+    constraint = (
+        "0, a positive integer, or a pair (start, stop) of positive integers with "
+        "start <= stop"
+    )
+    original = value
+    if isinstance(value, str):
+        try:
+            value = tuple(int(part) for part in value.split(","))
+        except ValueError:
+            _fail("profile_batch", constraint, original)
+        if len(value) == 1:
+            value = value[0]
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        if value < 0:
+            _fail("profile_batch", constraint, original)
+        return None if value == 0 else (int(value), int(value))
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        start, stop = value
+        if all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
+            if 0 < start <= stop:
+                return int(start), int(stop)
+    _fail("profile_batch", constraint, original)
+
+
+def check_log_dir(value):
+    """Returns `log_dir` as a string, refusing a path that can never become a directory.
+
+    Nothing is created here. Remote URLs (`gs://...`) are accepted as they are.
+    """
+    if not isinstance(value, (str, os.PathLike)):
+        _fail("log_dir", "a path (str or os.PathLike)", value, TypeError)
+    path = os.fspath(value)
+    if not path:
+        _fail("log_dir", "a non-empty path", value)
+    if "://" in path:
+        return path
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if not os.path.isdir(probe):
+        _fail("log_dir", f"a directory path that can be created ({probe!r} is not a directory)", value)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        _fail("log_dir", f"a writable location ({probe!r} is not writable)", value)
+    return path
+
+
+def check_names(name, value):
+    """`None`, an int (n names "0".."n-1"), a sequence of str, or an object with `.names`
+    (a tensorflow-datasets `ClassLabel`) or `.features["label"].names` (`DatasetInfo`)."""
+    if value is None:
+        return None
+    features = getattr(value, "features", None)
+    if features is not None and not hasattr(value, "names"):
+        try:
+            value = features["label"]
+        except (KeyError, TypeError):
+            _fail(name, 'a DatasetInfo with a "label" ClassLabel feature', value)
+    if hasattr(value, "names") and not isinstance(value, (str, bytes)):
+        value = list(value.names)
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        if value < 1:
+            _fail(name, "a positive number of classes or a list of names", value)
+        return [str(i) for i in range(int(value))]
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+        _fail(name, "a list of names, a number of classes or a ClassLabel", value, TypeError)
+    names = [str(v) for v in value]
+    if not names:
+        _fail(name, "a non-empty list of names", value)
+    if len(set(names)) != len(names):
+        _fail(name, "a list of distinct names", value)
+    return names

@@ -1,0 +1,224 @@
+"""Run writers: one lazily created `tf.summary` file writer per run folder.
+
+Everything keras_tbx writes goes through `RunWriter.write_pb` (a `Summary` proto at a
+step) or `RunWriter.add_scalars` (buffered, flushed in one compiled call). A failure to
+write warns once per `WriterPool` and never raises into the training loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import warnings
+
+from keras_tbx.summary._scalars import scalars_pb
+
+_log = logging.getLogger("keras_tbx")
+
+# Buffered scalar events are written when this many are pending or this many seconds have
+# passed since the last write, and always at epoch end, at train end and on `flush()`.
+MAX_PENDING = 256
+MAX_PENDING_SECONDS = 5.0
+# Up to this many pending events are written eagerly; more go through one compiled call.
+_EAGER_LIMIT = 4
+
+
+class RunWriter:
+    """Writes summaries into one run folder (`<log_dir>/train`, `<log_dir>/validation`, ...).
+
+    The underlying file writer is created on first write (no empty event files) and is
+    re-created after `close()` if more is written.
+    """
+
+    def __init__(self, path: str, report):
+        self.path = path
+        self._report = report
+        self._writer = None
+        self._write_many = None
+        self._pending = []  # (step, serialized Summary)
+        self._last_write = time.monotonic()
+        self._lock = threading.RLock()
+
+    def _file_writer(self):
+        if self._writer is None:
+            import tensorflow as tf
+
+            self._writer = tf.summary.create_file_writer(self.path)
+            self._write_many = None
+        return self._writer
+
+    def write_pb(self, summary, step: int) -> None:
+        """Writes a `Summary` proto at `step` now (after any pending scalars)."""
+        if summary is None or not summary.value:
+            return
+        with self._lock:
+            self._flush_pending()
+            self._guard(self._write_raw, [(int(step), summary.SerializeToString())])
+
+    def write_with(self, fn, step: int) -> None:
+        """Calls `fn()` with this run's writer as default at `step` (for tf.summary ops)."""
+        import tensorflow as tf
+
+        def call():
+            with self._file_writer().as_default(step=int(step)), tf.summary.record_if(True):
+                fn()
+
+        with self._lock:
+            self._flush_pending()
+            self._guard(call)
+
+    def add_scalars(self, values, step: int) -> None:
+        """Queues scalars for `step`; they reach the file in batches (see MAX_PENDING)."""
+        if not values:
+            return
+        try:
+            blob = scalars_pb(values).SerializeToString()
+        except TypeError as e:
+            self._report(self.path, e)
+            return
+        with self._lock:
+            self._pending.append((int(step), blob))
+            if (
+                len(self._pending) >= MAX_PENDING
+                or time.monotonic() - self._last_write >= MAX_PENDING_SECONDS
+            ):
+                self._flush_pending()
+
+    def _flush_pending(self) -> None:
+        if self._pending:
+            pending, self._pending = self._pending, []
+            self._guard(self._write_raw, pending)
+        self._last_write = time.monotonic()
+
+    def _write_raw(self, events) -> None:
+        import tensorflow as tf
+
+        writer = self._file_writer()
+        if len(events) <= _EAGER_LIMIT:
+            with writer.as_default(), tf.summary.record_if(True):
+                for step, blob in events:
+                    tf.summary.experimental.write_raw_pb(blob, step=step)
+            return
+        if self._write_many is None:
+            self._write_many = _compiled_writer(writer)
+        steps, blobs = zip(*events)
+        self._write_many(tf.constant(steps, tf.int64), tf.constant(blobs, tf.string))
+
+    def flush(self) -> None:
+        """Writes pending scalars and flushes the file writer to disk."""
+        with self._lock:
+            self._flush_pending()
+            if self._writer is not None:
+                self._guard(self._writer.flush)
+
+    def close(self) -> None:
+        """Flushes and closes the file writer; a later write opens a new one."""
+        with self._lock:
+            self._flush_pending()
+            if self._writer is not None:
+                writer, self._writer, self._write_many = self._writer, None, None
+                self._guard(writer.close)
+
+    def _guard(self, fn, *args) -> None:
+        try:
+            fn(*args)
+        except Exception as e:  # noqa: BLE001 - logging must never stop training
+            self._report(self.path, e)
+            # Drop the writer so the next write starts a fresh event file.
+            self._writer, self._write_many = None, None
+
+
+def _compiled_writer(writer):
+    import tensorflow as tf
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.string)],
+        autograph=False,
+    )
+    def write_many(steps, blobs):
+        def body(i):
+            tf.summary.experimental.write_raw_pb(blobs[i], step=steps[i])
+            return (i + 1,)
+
+        with writer.as_default(), tf.summary.record_if(True):
+            tf.while_loop(lambda i: i < tf.shape(steps)[0], body, (tf.constant(0),))
+        return tf.constant(True)
+
+    return write_many
+
+
+class NullRunWriter:
+    """The writer non-chief processes get: accepts everything, writes nothing."""
+
+    path = None
+
+    def write_pb(self, summary, step):
+        pass
+
+    def write_with(self, fn, step):
+        pass
+
+    def add_scalars(self, values, step):
+        pass
+
+    def flush(self):
+        pass
+
+    def close(self):
+        pass
+
+
+class WriterPool:
+    """The run writers under one `log_dir`, and the single place that decides who writes.
+
+    Args:
+        log_dir: Root log directory.
+        is_chief: Callable returning whether this process writes. Asked once, on first use.
+        owner: Name used in warnings (e.g. "keras_tbx.TensorBoard").
+    """
+
+    def __init__(self, log_dir: str, is_chief, owner: str = "keras_tbx"):
+        self.log_dir = log_dir
+        self._is_chief = is_chief
+        self._chief = None
+        self._owner = owner
+        self._runs = {}
+        self._warned = False
+
+    @property
+    def chief(self) -> bool:
+        if self._chief is None:
+            self._chief = bool(self._is_chief())
+        return self._chief
+
+    def run(self, name: str = ""):
+        """The writer for run folder `name` ("" is `log_dir` itself)."""
+        if name not in self._runs:
+            if self.chief:
+                self._runs[name] = RunWriter(os.path.join(self.log_dir, name), self._report)
+            else:
+                self._runs[name] = NullRunWriter()
+        return self._runs[name]
+
+    def flush(self) -> None:
+        for writer in self._runs.values():
+            writer.flush()
+
+    def close(self) -> None:
+        for writer in self._runs.values():
+            writer.close()
+
+    def _report(self, path, error) -> None:
+        if not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"{self._owner} could not write summaries to {path!r}: "
+                f"{type(error).__name__}: {error}. Training goes on; further logging "
+                "errors from this callback are logged at DEBUG level only.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        else:
+            _log.debug("%s could not write to %s: %s", self._owner, path, error)

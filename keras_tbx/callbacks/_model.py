@@ -1,0 +1,63 @@
+"""Model parts: the conceptual graph, and weights as histograms and images."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from keras_tbx._core.context import LogContext, Part
+from keras_tbx.summary._weights import histograms_pb, keras_model_pb, weight_image, weight_tag
+
+
+class ModelGraph(Part):
+    """The model's config as TensorBoard's conceptual graph (`train/`, tag `keras`), once."""
+
+    def __init__(self):
+        self._written = False
+
+    def train_begin(self, ctx: LogContext) -> None:
+        if self._written:
+            return
+        self._written = True
+        ctx.writers.run("train").write_pb(keras_model_pb(ctx.model), step=0)
+
+
+def _named_weights(model):
+    seen = set()
+    for weight in model.weights:
+        path = getattr(weight, "path", None) or weight.name
+        if path not in seen:
+            seen.add(path)
+            yield path, weight
+
+
+class WeightSummaries(Part):
+    """Every weight as a histogram (`<path>/histogram`) and, with `write_images`, as an
+    image (`<path>/image`) every `histogram_freq` epochs, in `train/`."""
+
+    def __init__(self, histogram_freq: int, write_images: bool):
+        self.histogram_freq = histogram_freq
+        self.write_images = write_images
+
+    def epoch_end(self, ctx: LogContext, epoch: int, logs: dict) -> None:
+        if epoch % self.histogram_freq:
+            return
+        from keras import backend, ops
+
+        arrays = [
+            (path, np.asarray(ops.convert_to_numpy(w))) for path, w in _named_weights(ctx.model)
+        ]
+        writer = ctx.writers.run("train")
+        writer.write_pb(histograms_pb((weight_tag(p, "histogram"), a) for p, a in arrays), epoch)
+        if not self.write_images:
+            return
+        images = [(weight_tag(p, "image"), weight_image(a, backend.image_data_format())) for p, a in arrays]
+        images = [(tag, img) for tag, img in images if img is not None]
+        if images:
+            writer.write_with(lambda: _images(images), epoch)
+
+
+def _images(images):
+    from keras_tbx.summary._images import image
+
+    for tag, img in images:
+        image(tag, img, max_outputs=3)

@@ -1,0 +1,190 @@
+"""`keras_tbx.TensorBoard`: a drop-in for `keras.callbacks.TensorBoard` without its defects."""
+
+from __future__ import annotations
+
+import warnings
+
+import keras
+
+from keras_tbx._core import validation as v
+from keras_tbx._core.chief import is_chief
+from keras_tbx._core.context import LogContext, Part
+from keras_tbx._core.steps import optimizer_iterations
+from keras_tbx._core.writers import WriterPool
+from keras_tbx.callbacks._model import ModelGraph, WeightSummaries
+from keras_tbx.callbacks._profile import StepProfiler
+from keras_tbx.callbacks._scalars import BatchScalars, EpochScalars
+
+
+class TensorBoard(keras.callbacks.Callback):
+    """Logs a Keras training run for TensorBoard; a drop-in for `keras.callbacks.TensorBoard`.
+
+    Every argument of `keras.callbacks.TensorBoard` keeps its meaning and the output uses
+    the same run folders (`train/`, `validation/`) and tags (`epoch_loss`, `batch_loss`,
+    `epoch_learning_rate`, `<weight path>/histogram`, ...). What differs:
+
+    - An integer `update_freq` never drops epoch, validation or histogram summaries and
+      never switches off other writers in the process (Keras leaves a global
+      `tf.summary.record_if` behind).
+    - Batch-level steps are optimizer steps (right under `steps_per_execution`) and one
+      step axis continues across `fit()` calls and resumed runs (`initial_epoch`).
+    - Vector metrics (e.g. `keras.metrics.F1Score(average=None)`) are written one scalar
+      per component, named by `class_names` when given, instead of crashing `fit()`.
+    - With `update_freq="epoch"` the callback has no per-batch hooks at all, so Keras keeps
+      dispatching batches asynchronously on backends that support it.
+    - With batch-level logging the learning rate is logged per step under a schedule, and
+      writes are batched (one compiled call for many steps), a small fraction of Keras'
+      per-scalar eager cost.
+    - A failure to write warns once and training goes on.
+
+    Args:
+        log_dir: Directory for the run; `train/` and `validation/` are created under it.
+        histogram_freq: Every how many epochs to write weight histograms (0: never).
+        write_graph: Write the model's conceptual graph.
+        write_images: With `histogram_freq`, also write weights as images.
+        write_steps_per_second: Log training speed (per epoch, and per batch when
+            batch-level logging is on).
+        update_freq: `"epoch"`, `"batch"` (every step) or an int N: write `batch_*`
+            scalars every N optimizer steps.
+        profile_batch: Optimizer steps to profile: 0 (off), an int, or `(start, stop)`.
+        embeddings_freq: Accepted for compatibility; the Projector export is not
+            implemented yet (a warning says so when it is non-zero).
+        embeddings_metadata: Accepted for compatibility.
+        class_names: Names of the classes (list of str, a number of classes, or a
+            tensorflow-datasets `ClassLabel` / `DatasetInfo`); used to name per-class
+            components of vector metrics.
+
+    Raises:
+        ValueError, TypeError: On an invalid argument, with the value received.
+
+    Example:
+        ```python
+        tb = keras_tbx.TensorBoard("logs/run1", update_freq=10, histogram_freq=1)
+        model.fit(x, y, validation_split=0.2, epochs=5, callbacks=[tb])
+        ```
+    """
+
+    def __init__(
+        self,
+        log_dir="logs",
+        histogram_freq=0,
+        write_graph=True,
+        write_images=False,
+        write_steps_per_second=False,
+        update_freq="epoch",
+        profile_batch=0,
+        embeddings_freq=0,
+        embeddings_metadata=None,
+        *,
+        class_names=None,
+    ):
+        super().__init__()
+        self.log_dir = v.check_log_dir(log_dir)
+        self.histogram_freq = v.check_int("histogram_freq", histogram_freq)
+        self.write_graph = v.check_bool("write_graph", write_graph)
+        self.write_images = v.check_bool("write_images", write_images)
+        self.write_steps_per_second = v.check_bool(
+            "write_steps_per_second", write_steps_per_second
+        )
+        self.update_freq = v.check_update_freq(update_freq)
+        self.profile_batch = v.check_profile_batch(profile_batch)
+        self.embeddings_freq = v.check_int("embeddings_freq", embeddings_freq)
+        self.embeddings_metadata = embeddings_metadata
+        self.class_names = v.check_names("class_names", class_names)
+        if self.embeddings_freq:
+            warnings.warn(
+                "keras_tbx.TensorBoard does not export embeddings yet; "
+                "`embeddings_freq` is ignored.",
+                stacklevel=2,
+            )
+
+        self._parts = [EpochScalars(self.write_steps_per_second)]
+        if self.write_graph:
+            self._parts.append(ModelGraph())
+        if self.histogram_freq:
+            self._parts.append(WeightSummaries(self.histogram_freq, self.write_images))
+        if self.update_freq != "epoch":
+            self._parts.append(BatchScalars(self.update_freq, self.write_steps_per_second))
+        if self.profile_batch is not None:
+            self._parts.append(self._profiler_part())
+        self._ctx = LogContext(
+            writers=WriterPool(
+                self.log_dir, lambda: is_chief(self._ctx.model), "keras_tbx.TensorBoard"
+            ),
+            class_names=self.class_names,
+        )
+        self._batch_parts = [p for p in self._parts if p.batch_hooks]
+        if self._batch_parts:
+            # Only now does the callback have per-batch hooks; without them Keras sees the
+            # defaults and keeps its asynchronous batch dispatch.
+            self.on_train_batch_begin = self._train_batch_begin
+            self.on_train_batch_end = self._train_batch_end
+        # Our batch hooks only queue Python values, so they may run on Keras' dispatch
+        # thread; the profiler must run in step with the batches.
+        self.async_safe = self.profile_batch is None
+
+    def _profiler_part(self):
+        if keras.backend.backend() != "tensorflow":
+            warnings.warn(
+                "keras_tbx.TensorBoard profiles with the TensorFlow profiler only; "
+                f"`profile_batch` is ignored on the {keras.backend.backend()} backend.",
+                stacklevel=3,
+            )
+            return Part()  # does nothing
+        return StepProfiler(*self.profile_batch)
+
+    @property
+    def writers(self) -> WriterPool:
+        """The run writers (`writers.run("train")`, ...), for callbacks that extend this one."""
+        return self._ctx.writers
+
+    def set_model(self, model):
+        super().set_model(model)
+        self._ctx.model = model
+
+    def set_params(self, params):
+        super().set_params(params)
+        self._ctx.params = params or {}
+
+    def _each(self, method, *args):
+        for part in self._parts:
+            getattr(part, method)(self._ctx, *args)
+
+    def on_train_begin(self, logs=None):
+        self._ctx.steps.train_begin()
+        self._each("train_begin")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._ctx.steps.epoch_begin(
+            epoch, optimizer_iterations(self._ctx.model), self._ctx.params.get("steps")
+        )
+        self._each("epoch_begin", self._ctx.steps.epoch(epoch))
+
+    def _train_batch_begin(self, batch, logs=None):
+        first_step = self._ctx.steps.epoch_base + batch + 1
+        for part in self._batch_parts:
+            part.batch_begin(self._ctx, first_step)
+
+    def _train_batch_end(self, batch, logs=None):
+        step = self._ctx.steps.batch(batch)
+        for part in self._batch_parts:
+            part.batch_end(self._ctx, step, logs or {})
+
+    def on_test_end(self, logs=None):
+        self._each("test_end", logs or {})
+
+    def on_epoch_end(self, epoch, logs=None):
+        step = self._ctx.steps.epoch(epoch)
+        self._each("epoch_end", step, logs or {})
+        self._ctx.steps.epoch_end(epoch)
+        self._ctx.writers.flush()
+
+    def on_train_end(self, logs=None):
+        self._each("train_end")
+        # Flushed, not closed: the next fit() appends to the same event files.
+        self._ctx.writers.flush()
+
+    def close(self):
+        """Closes the event files (they reopen if the callback is used again)."""
+        self._ctx.writers.close()
+

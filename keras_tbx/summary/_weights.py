@@ -1,0 +1,84 @@
+"""Model weights as histograms and images, and the model's conceptual graph."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from tensorboard.compat.proto import summary_pb2, types_pb2
+from tensorboard.plugins.histogram.summary_v2 import histogram_pb
+
+
+def weight_tag(path: str, kind: str) -> str:
+    """The tag Keras uses for a weight: its path with ':' replaced, then `/kind`."""
+    return f"{path.replace(':', '_')}/{kind}"
+
+
+def histograms_pb(arrays, *, buckets: int | None = None):
+    """Builds one `Summary` with a histogram per `(tag, array)` pair, without writing.
+
+    Args:
+        arrays: Iterable of `(tag, array-like)` pairs.
+        buckets: Optional bucket count (TensorBoard's default, 30, when None).
+
+    Returns:
+        A `Summary` proto readable by TensorBoard's histograms and distributions dashboards.
+    """
+    summary = summary_pb2.Summary()
+    for tag, array in arrays:
+        data = np.asarray(array, dtype=np.float64).reshape(-1)
+        summary.value.extend(histogram_pb(tag, data, buckets=buckets).value)
+    return summary
+
+
+def weight_image(weight, data_format: str = "channels_last"):
+    """Lays a weight out as a batch of grey images the way Keras' `write_images` does.
+
+    A bias becomes a 1-pixel-high strip; a dense kernel one image with the longer axis
+    vertical; a 1-D conv kernel `(width, in, out)` one image per output channel. Pixel
+    values are the raw weights; TensorBoard's image summary rescales them.
+
+    Args:
+        weight: Array-like weight.
+        data_format: `"channels_last"` or `"channels_first"`.
+
+    Returns:
+        A float32 array of shape `(k, h, w, 1)`, or None when the weight has no image form.
+    """
+    w = np.squeeze(np.asarray(weight, dtype=np.float32))
+    if w.ndim == 1:
+        return w.reshape(1, 1, w.shape[0], 1)
+    if w.ndim == 2:
+        if w.shape[0] > w.shape[1]:
+            w = w.T
+        return w.reshape(1, w.shape[0], w.shape[1], 1)
+    if w.ndim == 3:
+        if data_format == "channels_last":
+            w = np.transpose(w, (2, 0, 1))
+        return w.reshape(w.shape[0], w.shape[1], w.shape[2], 1)
+    return None
+
+
+def keras_model_pb(model, *, tag: str = "keras"):
+    """The model's config as a `graph_keras_model` summary (TensorBoard's conceptual graph).
+
+    Args:
+        model: A Keras model whose `to_json()` works (Functional, Sequential, or a
+            subclassed model that implements `get_config`).
+        tag: Summary tag; Keras uses "keras".
+
+    Returns:
+        A `Summary` proto, or None when the model cannot be serialized.
+    """
+    try:
+        config = model.to_json()
+        json.loads(config)
+    except Exception:  # noqa: BLE001 - a model that cannot serialize has no conceptual graph
+        return None
+    summary = summary_pb2.Summary()
+    value = summary.value.add(tag=tag)
+    value.metadata.plugin_data.plugin_name = "graph_keras_model"
+    value.metadata.plugin_data.content = b"1"
+    value.tensor.dtype = types_pb2.DT_STRING
+    value.tensor.string_val.append(config.encode("utf-8"))
+    return summary
