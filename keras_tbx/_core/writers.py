@@ -7,6 +7,7 @@ write warns once per `WriterPool` and never raises into the training loop.
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import threading
@@ -107,11 +108,23 @@ class RunWriter:
         self._write_many(tf.constant(steps, tf.int64), tf.constant(blobs, tf.string))
 
     def flush(self) -> None:
-        """Writes pending scalars and flushes the file writer to disk."""
+        """Writes pending scalars, flushes the file writer and checks the file is there.
+
+        TensorFlow's writer swallows I/O errors (a removed or unwritable directory loses
+        every later event silently), so the check is ours: a missing event file is
+        reported and the writer is re-created on the next write.
+        """
         with self._lock:
             self._flush_pending()
             if self._writer is not None:
-                self._guard(self._writer.flush)
+                self._guard(self._flush_and_check)
+
+    def _flush_and_check(self) -> None:
+        self._writer.flush()
+        if "://" not in self.path and not glob.glob(
+            os.path.join(glob.escape(self.path), "events.out.tfevents.*")
+        ):
+            raise OSError(f"the event file in {self.path!r} disappeared; events since the last flush are lost")
 
     def close(self) -> None:
         """Flushes and closes the file writer; a later write opens a new one."""
