@@ -7,9 +7,25 @@ Example:
     ```
 """
 
+import importlib
+
 __version__ = "0.1.0"
 
-from keras_tbx import summary
-from keras_tbx.callbacks import TensorBoard
-
 __all__ = ["TensorBoard", "__version__", "summary"]
+
+# Keras (and with it TensorFlow, ~5 s) is imported on first use of a name that needs it,
+# so `keras-tbx --help` and `import keras_tbx.summary` stay fast.
+_LAZY = {"TensorBoard": "keras_tbx.callbacks", "summary": "keras_tbx.summary"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        module = importlib.import_module(_LAZY[name])
+        value = module if module.__name__ == f"{__name__}.{name}" else getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -41,11 +41,6 @@ def test_console_script_demo_help():
         assert opt in proc.stdout
 
 
-@pytest.mark.xfail(
-    reason="keras_tbx/__init__.py imports the callbacks (hence keras and TensorFlow) "
-    "eagerly, so `keras-tbx --help` pays the TF import; needs a lazy __init__",
-    strict=False,
-)
 def test_help_does_not_import_tensorflow():
     # Blocking the imports makes this fail fast instead of loading TensorFlow.
     code = (
