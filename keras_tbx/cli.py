@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -140,6 +141,7 @@ def train_demo(
         write_images=True,
         write_steps_per_second=True,
         update_freq=10,
+        profile_batch=(20, 22),  # after warm-up: the first steps include tracing
         class_names=class_names,
     )
     start = time.perf_counter()
@@ -166,6 +168,18 @@ def _event_files_by_run(logdir: str) -> dict[str, int]:
     return dict(sorted(runs.items()))
 
 
+def tensorboard_command() -> str:
+    """`tensorboard` if that is the one on PATH, else the full path of the one installed
+    beside this interpreter (a virtual environment that is not activated)."""
+    beside = os.path.join(os.path.dirname(sys.executable), "tensorboard")
+    on_path = shutil.which("tensorboard")
+    if not os.path.exists(beside):
+        return "tensorboard"
+    if on_path and os.path.realpath(on_path) == os.path.realpath(beside):
+        return "tensorboard"
+    return beside
+
+
 def summarize(
     logdir: str, history: dict[str, list[Any]] | None = None, fit_seconds: float | None = None
 ) -> str:
@@ -185,11 +199,13 @@ def summarize(
             lines.append(
                 "Final epoch: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(final.items()))
             )
+    binary = tensorboard_command()
     lines += [
         "",
         "Open it with:",
-        f"  tensorboard --logdir {logdir}",
+        f"  {binary} --logdir {logdir}",
         "or in Jupyter:",
+        *([f"  %env TENSORBOARD_BINARY={binary}"] if binary != "tensorboard" else []),
         "  %load_ext tensorboard",
         f"  %tensorboard --logdir {logdir}",
     ]

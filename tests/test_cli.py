@@ -1,5 +1,6 @@
 """Tests of the ``keras-tbx`` CLI, the demo training run and the offline datasets."""
 
+import glob
 import os
 import subprocess
 import sys
@@ -217,7 +218,12 @@ def test_demo_trains_and_logs(tmp_path):
     assert len([t for t in train if t.startswith("epoch_f1/")]) == 10  # per-class F1
 
     tags = read_tags(os.path.join(logdir, "train"))
-    assert tags.get("histograms") and tags.get("images")
+    weights = {w.path for w in result.model.weights}
+    assert {f"{p}/histogram" for p in weights} == tags["histograms"]
+    assert {f"{p}/image" for p in weights} & tags["images"]  # conv kernels have no 2-D image
+    assert tags["graph_keras_model"] == {"keras"}
+    profiles = glob.glob(os.path.join(logdir, "train", "plugins", "profile", "*", "*.xplane.pb"))
+    assert len(profiles) == 1
 
 
 def test_main_demo_digits_prints_summary(tmp_path, capsys):
@@ -225,6 +231,8 @@ def test_main_demo_digits_prints_summary(tmp_path, capsys):
     rc = cli.main(["demo", "--logdir", str(logdir), "--epochs", "1", "--data", "digits"])
     assert rc == 0
     out = capsys.readouterr().out
+    command = next(line.split()[0] for line in out.splitlines() if "--logdir" in line)
+    assert command == "tensorboard" or os.access(command, os.X_OK)  # runnable as printed
     assert f"tensorboard --logdir {logdir.resolve()}" in out
     assert "%load_ext tensorboard" in out
     assert f"%tensorboard --logdir {logdir.resolve()}" in out
