@@ -49,6 +49,9 @@ class Part:
     def batch_end(self, ctx: LogContext, step: int, logs: dict) -> None:
         pass
 
+    def test_begin(self, ctx: LogContext) -> None:
+        pass
+
     def test_end(self, ctx: LogContext, logs: dict) -> None:
         pass
 

@@ -117,3 +117,19 @@ def check_names(name, value):
     if len(set(names)) != len(names):
         _fail(name, "a list of distinct names", value)
     return names
+
+
+def check_sample(value, class_names):
+    """`None` or a pair `(x, y)` of equal length; needs `class_names`."""
+    if value is None:
+        return None
+    if class_names is None:
+        _fail("sample", "used together with `class_names`", type(value).__name__)
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        _fail("sample", "a pair (x, y)", type(value).__name__, TypeError)
+    x, y = value
+    if len(x) != len(y):
+        _fail("sample", "a pair (x, y) of equal length", f"({len(x)} inputs, {len(y)} labels)")
+    if len(x) == 0:
+        _fail("sample", "a non-empty pair (x, y)", "(0 inputs)")
+    return tuple(value)

@@ -11,6 +11,7 @@ from keras_tbx._core.chief import is_chief
 from keras_tbx._core.context import LogContext, Part
 from keras_tbx._core.steps import optimizer_iterations
 from keras_tbx._core.writers import WriterPool
+from keras_tbx.callbacks._classification import Classification
 from keras_tbx.callbacks._model import ModelGraph, WeightSummaries
 from keras_tbx.callbacks._profile import StepProfiler
 from keras_tbx.callbacks._scalars import BatchScalars, EpochScalars
@@ -77,6 +78,12 @@ class TensorBoard(keras.callbacks.Callback):
         embeddings_metadata=None,
         *,
         class_names=None,
+        sample=None,
+        max_images=16,
+        classification_output=None,
+        multi_label=None,
+        num_thresholds=101,
+        confusion_max_classes=30,
     ):
         super().__init__()
         self.log_dir = v.check_log_dir(log_dir)
@@ -91,6 +98,12 @@ class TensorBoard(keras.callbacks.Callback):
         self.embeddings_freq = v.check_int("embeddings_freq", embeddings_freq)
         self.embeddings_metadata = embeddings_metadata
         self.class_names = v.check_names("class_names", class_names)
+        self.sample = v.check_sample(sample, self.class_names)
+        self.max_images = v.check_int("max_images", max_images, minimum=1)
+        self.classification_output = classification_output
+        self.multi_label = multi_label if multi_label is None else v.check_bool("multi_label", multi_label)
+        self.num_thresholds = v.check_int("num_thresholds", num_thresholds, minimum=2)
+        self.confusion_max_classes = v.check_int("confusion_max_classes", confusion_max_classes, minimum=2)
         if self.embeddings_freq:
             warnings.warn(
                 "keras_tbx.TensorBoard does not export embeddings yet; "
@@ -107,6 +120,11 @@ class TensorBoard(keras.callbacks.Callback):
             self._parts.append(BatchScalars(self.update_freq, self.write_steps_per_second))
         if self.profile_batch is not None:
             self._parts.append(self._profiler_part())
+        if self.class_names is not None:
+            self._parts.append(Classification(
+                self.class_names, output=classification_output, sample=self.sample,
+                max_images=self.max_images, num_thresholds=self.num_thresholds,
+                max_classes=self.confusion_max_classes, multi_label=self.multi_label))
         self._ctx = LogContext(
             writers=WriterPool(
                 self.log_dir, lambda: is_chief(self._ctx.model), "keras_tbx.TensorBoard"
@@ -169,6 +187,9 @@ class TensorBoard(keras.callbacks.Callback):
         step = self._ctx.steps.batch(batch)
         for part in self._batch_parts:
             part.batch_end(self._ctx, step, logs or {})
+
+    def on_test_begin(self, logs=None):
+        self._each("test_begin")
 
     def on_test_end(self, logs=None):
         self._each("test_end", logs or {})
