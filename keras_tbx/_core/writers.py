@@ -124,6 +124,8 @@ class RunWriter:
         if "://" not in self.path and not glob.glob(
             os.path.join(glob.escape(self.path), "events.out.tfevents.*")
         ):
+            # Start a fresh event file on the next write.
+            self._writer, self._write_many = None, None
             raise OSError(f"the event file in {self.path!r} disappeared; events since the last flush are lost")
 
     def close(self) -> None:
@@ -139,8 +141,6 @@ class RunWriter:
             fn(*args)
         except Exception as e:  # noqa: BLE001 - logging must never stop training
             self._report(self.path, e)
-            # Drop the writer so the next write starts a fresh event file.
-            self._writer, self._write_many = None, None
 
 
 def _compiled_writer(writer):
