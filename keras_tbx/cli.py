@@ -3,6 +3,8 @@
 Subcommands:
     demo: train a small CNN on real MNIST digits with :class:`keras_tbx.TensorBoard`
         and print how to open the logs (or serve them with ``--serve``).
+    profile: capture a profile on demand from a running job's profiler server
+        (see :mod:`keras_tbx.profiler`).
 
 TensorFlow and Keras are imported lazily so that ``keras-tbx --help`` is fast.
 """
@@ -294,7 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     demo.add_argument("--port", type=int, default=6006, help="port for --serve (default: 6006)")
     demo.set_defaults(func=_cmd_demo)
-    # Future subcommands (e.g. "profile") register here with their own set_defaults(func=...).
+    _add_profile_parser(sub)
+    # Future subcommands register here with their own set_defaults(func=...).
     return parser
 
 
@@ -305,6 +308,68 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     logdir = run_demo(args.logdir, epochs=args.epochs, batch_size=args.batch_size, data=args.data)
     if args.serve:
         return serve(logdir, args.port)
+    return 0
+
+
+def _add_profile_parser(sub) -> None:
+    profile = sub.add_parser(
+        "profile",
+        help="capture a profile from a running job's profiler server",
+        description=(
+            "Capture a profile on demand from a job that called "
+            "keras_tbx.profiler.start_server(PORT), into LOGDIR/plugins/profile/<time>/. "
+            "Give the run's train/ folder as --logdir to see the capture beside its scalars "
+            "in TensorBoard's Profile tab."
+        ),
+    )
+    profile.add_argument(
+        "--addr", required=True,
+        help="grpc://HOST:PORT of the profiler server (comma-separated for several workers)",
+    )  # fmt: skip
+    profile.add_argument(
+        "--logdir", required=True,
+        help="folder to write the profile under (the profiled process writes it)",
+    )  # fmt: skip
+    profile.add_argument(
+        "--duration-ms", type=int, default=2000, help="how long to trace (default: 2000)"
+    )
+    profile.add_argument(
+        "--attempts", type=int, default=3,
+        help="retries when a trace comes back empty (default: 3)",
+    )  # fmt: skip
+    for name, meaning in [
+        ("host-tracer-level", "host (CPU) events: 0 off, 1 critical, 2 info, 3 verbose (default: 2)"),
+        ("python-tracer-level", "Python function calls: 0 off, 1 on (default: 0)"),
+        ("device-tracer-level", "GPU/TPU activity: 0 off, 1 on (default: 1)"),
+        ("delay-ms", "start tracing this many ms later, e.g. to align several workers"),
+    ]:
+        profile.add_argument(f"--{name}", type=int, default=None, help=meaning)
+    profile.set_defaults(func=_cmd_profile)
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from keras_tbx import profiler
+
+    options = {
+        key: getattr(args, key)
+        for key in ("host_tracer_level", "python_tracer_level", "device_tracer_level", "delay_ms")
+        if getattr(args, key) is not None
+    }
+    print(f"Tracing {args.addr} for {args.duration_ms} ms ...", flush=True)
+    try:
+        written = profiler.capture(
+            args.addr, args.logdir, args.duration_ms,
+            options=options, num_tracing_attempts=args.attempts,
+        )  # fmt: skip
+    except (ValueError, TypeError, RuntimeError) as e:
+        print(f"keras-tbx profile: {e}", file=sys.stderr)
+        return 1
+    for folder in written:
+        print(f"Profile written to {folder}")
+    if not written:
+        print(f"Profile written by the profiled process under {args.logdir}/plugins/profile/")
+    print(f"View it in the Profile tab of: {tensorboard_command()} --logdir {args.logdir} "
+          "(or any folder above it)")
     return 0
 
 

@@ -133,3 +133,67 @@ def check_sample(value, class_names):
     if len(x) == 0:
         _fail("sample", "a non-empty pair (x, y)", "(0 inputs)")
     return tuple(value)
+
+
+def check_profile_epoch(value, profile_batch=None):
+    """`None` (off) or the epoch index to profile (an int >= 0); refused next to a
+    `profile_batch` range (the output of `check_profile_batch`)."""
+    constraint = "None or an epoch index (an integer >= 0)"
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        _fail("profile_epoch", constraint, value, TypeError)
+    if value < 0:
+        _fail("profile_epoch", constraint, value)
+    if profile_batch is not None:
+        _fail("profile_epoch", f"None when `profile_batch` is set (it is {profile_batch})", value)
+    return int(value)
+
+
+# The fields of `tf.profiler.experimental.ProfilerOptions`: TensorFlow's defaults and the
+# values TensorFlow documents for each.
+PROFILER_OPTIONS = {
+    "host_tracer_level": (2, range(0, 4)),  # 0 off, 1 critical, 2 info, 3 verbose
+    "python_tracer_level": (0, range(0, 2)),  # Python function calls: 0 off, 1 on
+    "device_tracer_level": (1, range(0, 2)),  # GPU/TPU activity: 0 off, 1 on
+    "delay_ms": (None, None),  # start this many ms later (multi-host capture); None: TF decides
+}
+
+
+def default_profiler_options():
+    """TensorFlow's default profiler options, as a dict of every `ProfilerOptions` field."""
+    return {field: default for field, (default, _) in PROFILER_OPTIONS.items()}
+
+
+def check_profile_options(name, value):
+    """Profiler options as a dict of every `ProfilerOptions` field (TF's defaults filled in).
+
+    Accepts None (the defaults), a `tf.profiler.experimental.ProfilerOptions` or a mapping
+    with some of its fields.
+    """
+    if value is None:
+        return default_profiler_options()
+    fields = ", ".join(PROFILER_OPTIONS)
+    if hasattr(value, "_asdict") and tuple(getattr(value, "_fields", ())) == tuple(PROFILER_OPTIONS):
+        given = dict(value._asdict())
+    elif isinstance(value, dict):
+        given = dict(value)
+    else:
+        _fail(name, f"a tf.profiler.experimental.ProfilerOptions or a dict of its fields ({fields})",
+              value, TypeError)
+    unknown = sorted(set(given) - set(PROFILER_OPTIONS), key=str)
+    if unknown:
+        _fail(name, f"a dict whose keys are among {fields} ({unknown[0]!r} is not)", value)
+    options = default_profiler_options()
+    for field, level in given.items():
+        allowed = PROFILER_OPTIONS[field][1]
+        constraint = (f"an integer from {allowed[0]} to {allowed[-1]}" if allowed
+                      else "None or an integer >= 0")
+        if level is None and allowed is None:
+            continue
+        if isinstance(level, bool) or not isinstance(level, numbers.Integral):
+            _fail(f"{name}[{field!r}]", constraint, level, TypeError)
+        if level < 0 or (allowed is not None and level not in allowed):
+            _fail(f"{name}[{field!r}]", constraint, level)
+        options[field] = int(level)
+    return options

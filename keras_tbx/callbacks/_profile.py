@@ -1,79 +1,146 @@
-"""Profiler part: traces a range of optimizer steps into `train/plugins/profile/`."""
+"""Profiler part: traces optimizer steps (a range, or a whole epoch) into `train/plugins/profile/`.
+
+Every profiled step is wrapped in a step marker (`"train"` with `step_num`), so the Profile
+tab's overview page and trace viewer show step times; Keras 3 writes none. Profiler errors
+are logged, never raised into training.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 import os
+import warnings
 
 from keras_tbx._core.context import LogContext, Part
+from keras_tbx._core.profiling import backend_profiler, safely
+from keras_tbx._core.validation import default_profiler_options
 
 _log = logging.getLogger("keras_tbx")
+_warmed_up = False  # the profiler's one-time set-up is done in this process
+
+
+def profiler_part(steps, epoch, options):
+    """The TensorBoard facade's profiler part, or None when there is nothing to do.
+
+    Args:
+        steps: `(start, stop)` optimizer steps, or None.
+        epoch: Epoch index, or None.
+        options: Dict of every `ProfilerOptions` field.
+
+    A profiler server started by `keras_tbx.profiler.start_server` before this is called
+    turns on a step marker for every training step, for on-demand captures.
+    """
+    from keras_tbx import profiler as server
+
+    wanted = steps is not None or epoch is not None
+    if not wanted and server.server_port() is None:
+        return None
+    backend, why_not = backend_profiler()
+    if backend is None:
+        if wanted:
+            warnings.warn(
+                f"keras_tbx.TensorBoard: {why_not}; `profile_batch` / `profile_epoch` "
+                "is ignored.",
+                stacklevel=3,
+            )
+        return None
+    return StepProfiler(backend, steps, epoch, options, server.server_port() is not None)
 
 
 class StepProfiler(Part):
-    """Profiles optimizer steps `start..stop` (inclusive) with the TF profiler.
+    """Profiles a range of optimizer steps or one whole epoch, with a marker on every step.
 
-    Each profiled batch is wrapped in a `tf.profiler.experimental.Trace("train",
-    step_num=...)` marker so the Profile tab can tell steps apart. Profiler errors are
-    logged, never raised.
+    Args:
+        profiler: The backend's profiler (`keras_tbx._core.profiling.backend_profiler`).
+        steps: `(start, stop)` optimizer steps to profile (inclusive), or None.
+        epoch: Epoch index (as on the `epoch_*` charts) to profile from its start to its
+            end, validation included, or None.
+        options: Profiler options, a dict of every `ProfilerOptions` field.
+        mark_every_step: Wrap every training step in a marker, also outside the range, so
+            an on-demand capture sees steps too.
+
+    Only the chief starts profiling sessions; markers are set on every worker.
     """
 
     batch_hooks = True
 
-    def __init__(self, start: int, stop: int):
-        self.start, self.stop = start, stop
+    def __init__(self, profiler, steps=None, epoch=None, options=None, mark_every_step=False):
+        self._profiler = profiler
+        self.start, self.stop = steps or (math.inf, -math.inf)
+        self.epoch = epoch
+        self.options = options or default_profiler_options()
+        self.mark_every_step = mark_every_step
+        self._pending = steps is not None or epoch is not None
         self._active = False
-        self._done = False
-        self._trace = None
+        self._marker = None
+
+    def train_begin(self, ctx: LogContext) -> None:
+        global _warmed_up
+        if not self._pending or not ctx.writers.chief:
+            return
+        if not _warmed_up:
+            _warmed_up = True
+            safely("profiler warm-up", self._profiler.warm_up)
+        if self.options != default_profiler_options() and safely(
+            "profiler options probe", self._profiler.ignores_options
+        ):
+            warnings.warn(
+                "keras_tbx: this TensorFlow ignores profiler options in local profiling "
+                f"sessions, so {self.options} has no effect on `profile_batch` / "
+                "`profile_epoch` traces (TensorFlow's defaults apply). On-demand capture "
+                "(keras_tbx.profiler.capture, `keras-tbx profile`, TensorBoard's Capture "
+                "button) applies them.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+    def epoch_begin(self, ctx: LogContext, epoch: int) -> None:
+        if self._pending and epoch == self.epoch:
+            self.start, self.stop = ctx.steps.epoch_base + 1, math.inf
+            self._start(ctx)
 
     def batch_begin(self, ctx: LogContext, first_step: int) -> None:
-        if self._done or not ctx.writers.chief:
-            return
-        steps_in_call = max(1, int(getattr(ctx.model, "steps_per_execution", 1) or 1))
-        last_step = first_step + steps_in_call - 1
-        if not self._active and last_step >= self.start and first_step <= self.stop:
-            self._start(ctx)
-        if self._active:
-            import tensorflow as tf
-
-            try:
-                self._trace = tf.profiler.experimental.Trace("train", step_num=first_step, _r=1)
-                self._trace.__enter__()
-            except Exception as e:  # noqa: BLE001
-                _log.error("keras_tbx: could not open a profiler step marker: %s", e)
-                self._trace = None
+        if self._pending and not self._active:
+            steps_in_call = max(1, int(getattr(ctx.model, "steps_per_execution", 1) or 1))
+            if first_step + steps_in_call - 1 >= self.start and first_step <= self.stop:
+                self._start(ctx)
+        if self._active or self.mark_every_step:
+            self._marker = safely("opening a step marker", self._profiler.marker, first_step)
 
     def batch_end(self, ctx: LogContext, step: int, logs: dict) -> None:
-        if not self._active:
-            return
-        if self._trace is not None:
-            self._trace.__exit__(None, None, None)
-            self._trace = None
-        if step >= self.stop:
+        self._close_marker()
+        if self._active and step >= self.stop:
             self._stop()
 
-    def _start(self, ctx: LogContext) -> None:
-        import tensorflow as tf
-
-        try:
-            tf.profiler.experimental.start(os.path.join(ctx.writers.log_dir, "train"))
-            self._active = True
-        except Exception as e:  # noqa: BLE001 - profiler failures never stop training
-            _log.error("keras_tbx: failed to start the profiler: %s", e)
-            self._done = True
-
-    def _stop(self) -> None:
-        import tensorflow as tf
-
-        self._active, self._done = False, True
-        try:
-            tf.profiler.experimental.stop()
-        except Exception as e:  # noqa: BLE001
-            _log.error("keras_tbx: failed to stop the profiler: %s", e)
+    def epoch_end(self, ctx: LogContext, epoch: int, logs: dict) -> None:
+        if self._active and epoch == self.epoch:
+            self._stop()
 
     def train_end(self, ctx: LogContext) -> None:
+        self._close_marker()
         if self._active:
-            if self._trace is not None:
-                self._trace.__exit__(None, None, None)
-                self._trace = None
             self._stop()
+
+    def _close_marker(self) -> None:
+        if self._marker is not None:
+            marker, self._marker = self._marker, None
+            safely("closing a step marker", marker.__exit__, None, None, None)
+
+    def _start(self, ctx: LogContext) -> None:
+        self._pending = False  # one attempt: a failed start is not retried every batch
+        if not ctx.writers.chief:
+            return
+        try:
+            self._profiler.start(os.path.join(ctx.writers.log_dir, "train"), self.options)
+            self._active = True
+        except Exception as e:  # noqa: BLE001 - profiler failures never stop training
+            _log.error(
+                "keras_tbx: could not start the profiler (%s: %s); training goes on without "
+                "a profile. Is another profiling session running (a capture, "
+                "tf.profiler.experimental.start)?", type(e).__name__, e,
+            )
+
+    def _stop(self) -> None:
+        self._active = False
+        safely("stopping the profiler", self._profiler.stop)

@@ -8,12 +8,12 @@ import keras
 
 from keras_tbx._core import validation as v
 from keras_tbx._core.chief import is_chief
-from keras_tbx._core.context import LogContext, Part
+from keras_tbx._core.context import LogContext
 from keras_tbx._core.steps import optimizer_iterations
 from keras_tbx._core.writers import WriterPool
 from keras_tbx.callbacks._classification import Classification
 from keras_tbx.callbacks._model import ModelGraph, WeightSummaries
-from keras_tbx.callbacks._profile import StepProfiler
+from keras_tbx.callbacks._profile import profiler_part
 from keras_tbx.callbacks._scalars import BatchScalars, EpochScalars
 
 
@@ -47,13 +47,21 @@ class TensorBoard(keras.callbacks.Callback):
             batch-level logging is on).
         update_freq: `"epoch"`, `"batch"` (every step) or an int N: write `batch_*`
             scalars every N optimizer steps.
-        profile_batch: Optimizer steps to profile: 0 (off), an int, or `(start, stop)`.
+        profile_batch: Optimizer steps to profile: 0 (off), an int, or `(start, stop)`;
+            each profiled step gets a step marker. Start after the first steps (tracing,
+            warm-up). Traces land in `train/plugins/profile/<time>/`.
         embeddings_freq: Accepted for compatibility; the Projector export is not
             implemented yet (a warning says so when it is non-zero).
         embeddings_metadata: Accepted for compatibility.
         class_names: Names of the classes (list of str, a number of classes, or a
             tensorflow-datasets `ClassLabel` / `DatasetInfo`); used to name per-class
             components of vector metrics.
+        profile_epoch: Profile one whole epoch instead (its index as on the `epoch_*`
+            charts, 0 = first); None: off.
+        profile_options: For `profile_batch` / `profile_epoch`: a
+            `tf.profiler.experimental.ProfilerOptions` or a dict of its fields
+            (`host_tracer_level`, `python_tracer_level`, `device_tracer_level`,
+            `delay_ms`); TensorFlow's defaults otherwise.
 
     Raises:
         ValueError, TypeError: On an invalid argument, with the value received.
@@ -84,6 +92,8 @@ class TensorBoard(keras.callbacks.Callback):
         multi_label=None,
         num_thresholds=101,
         confusion_max_classes=30,
+        profile_epoch=None,
+        profile_options=None,
     ):
         super().__init__()
         self.log_dir = v.check_log_dir(log_dir)
@@ -95,6 +105,8 @@ class TensorBoard(keras.callbacks.Callback):
         )
         self.update_freq = v.check_update_freq(update_freq)
         self.profile_batch = v.check_profile_batch(profile_batch)
+        self.profile_epoch = v.check_profile_epoch(profile_epoch, self.profile_batch)
+        self.profile_options = v.check_profile_options("profile_options", profile_options)
         self.embeddings_freq = v.check_int("embeddings_freq", embeddings_freq)
         self.embeddings_metadata = embeddings_metadata
         self.class_names = v.check_names("class_names", class_names)
@@ -118,8 +130,9 @@ class TensorBoard(keras.callbacks.Callback):
             self._parts.append(WeightSummaries(self.histogram_freq, self.write_images))
         if self.update_freq != "epoch":
             self._parts.append(BatchScalars(self.update_freq, self.write_steps_per_second))
-        if self.profile_batch is not None:
-            self._parts.append(self._profiler_part())
+        profiler = profiler_part(self.profile_batch, self.profile_epoch, self.profile_options)
+        if profiler is not None:
+            self._parts.append(profiler)
         if self.class_names is not None:
             self._parts.append(Classification(
                 self.class_names, output=classification_output, sample=self.sample,
@@ -139,17 +152,7 @@ class TensorBoard(keras.callbacks.Callback):
             self.on_train_batch_end = self._train_batch_end
         # Our batch hooks only queue Python values, so they may run on Keras' dispatch
         # thread; the profiler must run in step with the batches.
-        self.async_safe = self.profile_batch is None
-
-    def _profiler_part(self):
-        if keras.backend.backend() != "tensorflow":
-            warnings.warn(
-                "keras_tbx.TensorBoard profiles with the TensorFlow profiler only; "
-                f"`profile_batch` is ignored on the {keras.backend.backend()} backend.",
-                stacklevel=3,
-            )
-            return Part()  # does nothing
-        return StepProfiler(*self.profile_batch)
+        self.async_safe = profiler is None
 
     @property
     def writers(self) -> WriterPool:
