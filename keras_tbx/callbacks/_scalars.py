@@ -8,9 +8,10 @@ import numpy as np
 
 from keras_tbx._core.context import LogContext, Part
 from keras_tbx._core.steps import optimizer_iterations
+from keras_tbx._core.writers import MAX_PENDING_SECONDS
 from keras_tbx.summary._scalars import split_metric
 
-# Per-batch learning rates are computed this many steps at a time (one schedule call).
+# Batch scalars wait for this many steps, then their learning rates come from one schedule call.
 _LR_CHUNK = 256
 
 
@@ -114,6 +115,10 @@ class EpochScalars(Part):
 class BatchScalars(Part):
     """`batch_<metric>` every `update_freq` optimizer steps, with the learning rate in
     force at that step (`batch_learning_rate`) and, when asked, `batch_steps_per_second`.
+
+    Steps wait here until a chunk is full (or a few seconds passed, or the epoch ended);
+    then the learning rates of the whole chunk come from one schedule call and each step
+    goes out as one record holding all its scalars.
     """
 
     batch_hooks = True
@@ -122,7 +127,8 @@ class BatchScalars(Part):
         self.update_freq = update_freq
         self.write_steps_per_second = write_steps_per_second
         self._batch_start = None
-        self._lr_steps = []
+        self._pending = []  # (step, {tag: value})
+        self._last_write = time.monotonic()
 
     def batch_begin(self, ctx: LogContext, first_step: int) -> None:
         if self.write_steps_per_second:
@@ -138,27 +144,30 @@ class BatchScalars(Part):
             elapsed = time.perf_counter() - self._batch_start
             if elapsed > 0:
                 values["batch_steps_per_second"] = (step - first) / elapsed
-        ctx.writers.run("train").add_scalars(values, step)
-        self._lr_steps.append(step)
-        if len(self._lr_steps) >= _LR_CHUNK:
-            self._write_learning_rates(ctx)
+        self._pending.append((step, values))
+        if len(self._pending) >= _LR_CHUNK or time.monotonic() - self._last_write >= MAX_PENDING_SECONDS:
+            self._write(ctx)
 
-    def _write_learning_rates(self, ctx: LogContext) -> None:
-        steps, self._lr_steps = self._lr_steps, []
-        if not steps:
+    def _write(self, ctx: LogContext) -> None:
+        pending, self._pending = self._pending, []
+        self._last_write = time.monotonic()
+        if not pending:
             return
-        writer = ctx.writers.run("train")
+        steps = np.array([step for step, _ in pending])
         offset = ctx.steps.optimizer_step(0)
         for name, optimizer in _optimizers(ctx.model):
             try:
-                rates = learning_rates_at(optimizer, np.asarray(steps) - offset)
+                rates = learning_rates_at(optimizer, steps - offset)
             except Exception:  # noqa: BLE001 - no rate to log for this optimizer
                 continue
-            for step, rate in zip(steps, rates):
-                writer.add_scalars({f"batch_{name}": float(rate)}, step)
+            for (_, values), rate in zip(pending, rates):
+                values[f"batch_{name}"] = float(rate)
+        writer = ctx.writers.run("train")
+        for step, values in pending:
+            writer.add_scalars(values, step)
 
     def epoch_end(self, ctx: LogContext, epoch: int, logs: dict) -> None:
-        self._write_learning_rates(ctx)
+        self._write(ctx)
 
     def train_end(self, ctx: LogContext) -> None:
-        self._write_learning_rates(ctx)
+        self._write(ctx)
