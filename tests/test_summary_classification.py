@@ -194,8 +194,9 @@ def test_pr_curves_proto_matches_raw_data_pb_and_reads_back(tf, log_dir):
     labels[labels == 3] = 0  # class 3 has no positives: recall 0/0 -> 0
     tp, fp, tn, fn = summary.pr_counts(labels, scores, num_thresholds=21)
     names = ["cat", "dog", "big bird", "empty"]
+    safe = ["cat", "dog", "big_bird", "empty"]
     pb = summary.pr_curves_pb(tp, fp, tn, fn, names, tag_prefix="val_pr")
-    for c, name in enumerate(["cat", "dog", "big_bird", "empty"]):
+    for c, name in enumerate(safe):
         precision = tp[c] / np.maximum(1e-7, tp[c] + fp[c])
         recall = tp[c] / np.maximum(1e-7, tp[c] + fn[c])
         reference = pr_summary.raw_data_pb(
@@ -208,8 +209,8 @@ def test_pr_curves_proto_matches_raw_data_pb_and_reads_back(tf, log_dir):
             tensor_util.make_ndarray(ours.tensor), tensor_util.make_ndarray(reference.tensor)
         )
     _write(tf, log_dir, lambda: summary.pr_curves("pr_curve", (tp, fp, tn, fn), step=7, class_names=names))
-    assert read_tags(log_dir)["pr_curves"] == {f"pr_curve/{n}/pr_curves" for n in ["cat", "dog", "big_bird", "empty"]}
-    for c, name in enumerate(["cat", "dog", "big_bird", "empty"]):
+    assert read_tags(log_dir)["pr_curves"] == {f"pr_curve/{n}/pr_curves" for n in safe}
+    for c, name in enumerate(safe):
         [(step, data)] = read_tensors(log_dir, f"pr_curve/{name}/pr_curves")
         assert step == 7 and data.shape == (6, 21) and data.dtype == np.float32
         for row, counts in enumerate((tp, fp, tn, fn)):
@@ -266,6 +267,25 @@ def test_confusion_matrix_images_read_back(tf, log_dir):
     assert not np.array_equal(counts, normalized)
     pure = summary.confusion_matrix_images(matrix, names)
     np.testing.assert_array_equal(pure["normalized"], normalized)  # PNG is lossless
+
+
+def test_png_summary_pb_reads_like_tf_summary_image(tf, log_dir):
+    image = summary.confusion_matrix_image(np.array([[3.0, 1], [0, 2]]), ["a", "b"])
+    pb = summary.confusion_matrix_pb("cm", np.array([[3.0, 1], [0, 2]]), class_names=["a", "b"])
+    assert [v.tag for v in pb.value] == ["cm/counts", "cm/normalized"]
+
+    def write():
+        tf.summary.image("reference", image[None], step=1)
+        return summary.image_grid_summary("grid", [image], step=1, cols=1) and bool(
+            tf.summary.experimental.write_raw_pb(pb.SerializeToString(), step=1))
+
+    _write(tf, log_dir, write)
+    assert read_tags(log_dir)["images"] == {"reference", "grid", "cm/counts", "cm/normalized"}
+    [(_, [reference])] = read_images(log_dir, "reference")
+    [(_, [ours])] = read_images(log_dir, "cm/counts")
+    np.testing.assert_array_equal(ours, reference)
+    [(_, values)] = read_tensors(log_dir, "cm/counts")
+    assert values.shape == (3,) and list(values[:2]) == [b"640", b"600"]  # width, height, PNG
 
 
 def test_confusion_matrix_image_many_classes_and_timing():

@@ -19,9 +19,11 @@ from keras_tbx.summary._render import (
     confusion_matrix,
     confusion_matrix_image,
     confusion_matrix_images,
+    confusion_matrix_pb,
     image_grid,
     image_grid_summary,
     most_confident_mistakes,
+    png_summary_pb,
     prediction_captions,
 )
 from keras_tbx.summary._scalars import scalars, scalars_pb, split_metric
@@ -32,6 +34,7 @@ __all__ = [
     "confusion_matrix_counts",
     "confusion_matrix_image",
     "confusion_matrix_images",
+    "confusion_matrix_pb",
     "histograms_pb",
     "image",
     "image_grid",
@@ -45,6 +48,7 @@ __all__ = [
     "per_class_metrics",
     "per_class_scalars",
     "per_class_scalars_pb",
+    "png_summary_pb",
     "pr_counts",
     "pr_counts_from_histograms",
     "pr_curves",

@@ -519,8 +519,16 @@ def pr_curves(name: str, data, step=None, *, class_names=None, description=None)
         ...     pr_curves("pr_curve", counts, step=1, class_names=["cat", "dog"])
         True
     """
+    tp, fp, tn, fn = data
+    return write_pb(pr_curves_pb(tp, fp, tn, fn, class_names, tag_prefix=name, description=description), step)
+
+
+def write_pb(pb, step=None) -> bool:
+    """Writes a `Summary` proto to the default `tf.summary` writer in one op.
+
+    Returns:
+        True if written, False if no default writer is set or recording is off.
+    """
     import tensorflow as tf
 
-    tp, fp, tn, fn = data
-    pb = pr_curves_pb(tp, fp, tn, fn, class_names, tag_prefix=name, description=description)
     return bool(tf.summary.experimental.write_raw_pb(pb.SerializeToString(), step=step))
