@@ -166,12 +166,18 @@ def test_pr_counts_match_tensorboards_pr_curve_summary():
     from tensorboard.util import tensor_util
 
     labels, scores, _ = _scores(seed=1)
-    counts = summary.pr_counts(labels, scores, num_thresholds=51)
-    for c in range(scores.shape[1]):
-        theirs = pr_summary.pb("x", labels == c, scores[:, c], num_thresholds=51)
-        data = tensor_util.make_ndarray(theirs.value[0].tensor)
-        for row in range(4):
-            np.testing.assert_array_equal(counts[row][c], data[row])
+    # float32 scores on bucket edges: 0.29 * 100 is 29.0 in float32, 28.999... in float64.
+    scores32 = np.concatenate([scores, np.full((50, 4), 0.29)]).astype(np.float32)
+    labels = np.concatenate([labels, np.arange(50) % 4])
+    for probs in (scores32.astype(np.float64), scores32):
+        counts = summary.pr_counts(labels, probs, num_thresholds=101)
+        for c in range(probs.shape[1]):
+            theirs = pr_summary.pb("x", labels == c, probs[:, c], num_thresholds=101)
+            data = tensor_util.make_ndarray(theirs.value[0].tensor)
+            for row in range(4):
+                np.testing.assert_array_equal(counts[row][c], data[row])
+    edge = np.float32(0.29)
+    assert np.floor(edge * np.float32(100)) == 29 and np.floor(np.float64(edge) * 100) == 28
     # One sigmoid unit: (n,) scores with 0/1 labels give one class.
     tp, *_ = summary.pr_counts([0, 1, 1], [0.2, 0.9, 0.4], num_thresholds=3)
     np.testing.assert_array_equal(tp, [[2, 1, 0]])

@@ -357,12 +357,17 @@ def _indicator(labels, num_classes: int, fn: str) -> np.ndarray:
 
 
 def _pr_buckets(scores, num_thresholds: int) -> np.ndarray:
-    """Bucket index `clip(floor(s * (T - 1)), 0, T - 1)` of each score (int64, same shape)."""
-    s = np.asarray(scores, dtype=np.float64)
+    """Bucket index `clip(floor(s * (T - 1)), 0, T - 1)` of each score (int64, same shape).
+
+    The product is taken in the scores' own float dtype, as a float32 graph and
+    TensorBoard's `pr_curve` summary take it, so float32 scores on a bucket edge land in
+    the same bucket here and there.
+    """
+    s = np.asarray(scores)
     if np.isnan(s).any():
         raise ValueError("`pr_counts`: argument `scores` must not contain NaN.")
     top = num_thresholds - 1
-    return np.clip(np.floor(s * top), 0, top).astype(np.int64)
+    return np.clip(np.floor(s * s.dtype.type(top)), 0, top).astype(np.int64)
 
 
 def pr_counts(labels, scores, num_thresholds: int = 101, sample_weight=None):
@@ -375,7 +380,8 @@ def pr_counts(labels, scores, num_thresholds: int = 101, sample_weight=None):
     Args:
         labels: Sparse class indices `(n,)`, or one-hot / multi-hot rows `(n, C)`. With a
             single score column (a sigmoid unit), `(n,)` 0/1 labels.
-        scores: `(n, C)` probabilities (or `(n,)` for one sigmoid unit).
+        scores: `(n, C)` probabilities (or `(n,)` for one sigmoid unit); buckets are
+            computed in their float dtype (float32 scores as a float32 graph does).
         num_thresholds: Number of thresholds `T` >= 2.
         sample_weight: Optional weight per example.
 
@@ -393,7 +399,8 @@ def pr_counts(labels, scores, num_thresholds: int = 101, sample_weight=None):
     """
     fn = "pr_counts"
     T = _at_least(num_thresholds, 2, "num_thresholds", fn)
-    s = np.asarray(scores, dtype=np.float64)
+    s = np.asarray(scores)
+    s = s if s.dtype.kind == "f" else s.astype(np.float64)
     if s.ndim == 1:
         s = s.reshape(-1, 1)
     if s.ndim != 2:
