@@ -60,3 +60,30 @@ class Part:
 
     def train_end(self, ctx: LogContext) -> None:
         pass
+
+
+class AfterFirstEpoch(Part):
+    """A part that acts once all parts have logged the first epoch.
+
+    Parts run in list order, so what a part sees in its own `epoch_end` may miss what later
+    parts write then. `first_epoch_logged` runs at the first `epoch_begin` or `train_end`
+    that follows an `epoch_end`, once per part. Subclasses that override these hooks call
+    `super()`.
+    """
+
+    _due = False
+    _done = False
+
+    def first_epoch_logged(self, ctx: LogContext) -> None:
+        pass
+
+    def epoch_end(self, ctx: LogContext, epoch: int, logs: dict) -> None:
+        self._due = not self._done
+
+    def epoch_begin(self, ctx: LogContext, epoch: int) -> None:
+        if self._due:
+            self._due, self._done = False, True
+            self.first_epoch_logged(ctx)
+
+    def train_end(self, ctx: LogContext) -> None:
+        AfterFirstEpoch.epoch_begin(self, ctx, 0)

@@ -41,6 +41,7 @@ class RunWriter:
         self._pending = []  # (step, serialized Summary)
         self._last_write = time.monotonic()
         self._lock = threading.RLock()
+        self.scalar_tags = set()  # every scalar tag written, for the automatic layout
 
     def _file_writer(self):
         if self._writer is None:
@@ -54,6 +55,9 @@ class RunWriter:
         """Writes a `Summary` proto at `step` now (after any pending scalars)."""
         if summary is None or not summary.value:
             return
+        self.scalar_tags.update(
+            v.tag for v in summary.value if v.metadata.plugin_data.plugin_name == "scalars"
+        )
         with self._lock:
             self._flush_pending()
             self._guard(self._write_raw, [(int(step), summary.SerializeToString())])
@@ -79,6 +83,7 @@ class RunWriter:
         except TypeError as e:
             self._report(self.path, e)
             return
+        self.scalar_tags.update(values)
         with self._lock:
             self._pending.append((int(step), blob))
             if (
@@ -166,6 +171,7 @@ class NullRunWriter:
     """The writer non-chief processes get: accepts everything, writes nothing."""
 
     path = None
+    scalar_tags = frozenset()
 
     def write_pb(self, summary, step):
         pass
@@ -214,6 +220,10 @@ class WriterPool:
             else:
                 self._runs[name] = NullRunWriter()
         return self._runs[name]
+
+    def scalar_tags(self) -> set:
+        """Every scalar tag written so far, in any run."""
+        return set().union(*(writer.scalar_tags for writer in self._runs.values()))
 
     def flush(self) -> None:
         for writer in self._runs.values():

@@ -12,9 +12,12 @@ from keras_tbx._core.context import LogContext
 from keras_tbx._core.steps import optimizer_iterations
 from keras_tbx._core.writers import WriterPool
 from keras_tbx.callbacks._classification import Classification
+from keras_tbx.callbacks._hparams import HParamsSession, hparams_spec
+from keras_tbx.callbacks._layouts import ScalarLayout
 from keras_tbx.callbacks._model import ModelGraph, WeightSummaries
 from keras_tbx.callbacks._profile import profiler_part
 from keras_tbx.callbacks._scalars import BatchScalars, EpochScalars
+from keras_tbx.summary._layouts import parse_layout
 
 
 class TensorBoard(keras.callbacks.Callback):
@@ -37,6 +40,8 @@ class TensorBoard(keras.callbacks.Callback):
       writes are batched (one compiled call for many steps), a small fraction of Keras'
       per-scalar eager cost.
     - A failure to write warns once and training goes on.
+    - A Custom Scalars layout (train and validation of each metric on one chart, ...)
+      and, with `hparams`, an HParams session and experiment config.
 
     Args:
         log_dir: Directory for the run; `train/` and `validation/` are created under it.
@@ -62,6 +67,17 @@ class TensorBoard(keras.callbacks.Callback):
             `tf.profiler.experimental.ProfilerOptions` or a dict of its fields
             (`host_tracer_level`, `python_tracer_level`, `device_tracer_level`,
             `delay_ms`); TensorFlow's defaults otherwise.
+        layout: Custom Scalars charts, `{"Category": {"Chart": ["Multiline", [tag
+            regexes]] or ["Margin", [value, lower, upper]]}}` or a list of
+            `keras_tbx.summary.Category`; written once at the root of `log_dir`.
+        auto_layout: Add the automatic charts (`keras_tbx.summary.automatic_layout`,
+            built from the tags written by the end of the first epoch) to `layout`;
+            False: write `layout` alone (nothing if it is None).
+        hparams: Hyperparameter values (`{name or HParam: bool, int, float or str}`) or
+            a `keras_tbx.hparams.Trial`: records an HParams session in `log_dir`
+            ("success" at train end, "failure" when the last loss is not finite or, with
+            the callback used as a context manager, when `fit()` raises) and the
+            experiment config (metrics from the first epoch's logs).
 
     Raises:
         ValueError, TypeError: On an invalid argument, with the value received.
@@ -94,6 +110,9 @@ class TensorBoard(keras.callbacks.Callback):
         confusion_max_classes=30,
         profile_epoch=None,
         profile_options=None,
+        layout=None,
+        auto_layout=True,
+        hparams=None,
     ):
         super().__init__()
         self.log_dir = v.check_log_dir(log_dir)
@@ -116,6 +135,10 @@ class TensorBoard(keras.callbacks.Callback):
         self.multi_label = multi_label if multi_label is None else v.check_bool("multi_label", multi_label)
         self.num_thresholds = v.check_int("num_thresholds", num_thresholds, minimum=2)
         self.confusion_max_classes = v.check_int("confusion_max_classes", confusion_max_classes, minimum=2)
+        self.layout = parse_layout(layout)
+        self.auto_layout = v.check_bool("auto_layout", auto_layout)
+        self._hparams = hparams_spec(hparams)
+        self.hparams = None if self._hparams is None else dict(self._hparams.values)
         if self.embeddings_freq:
             warnings.warn(
                 "keras_tbx.TensorBoard does not export embeddings yet; "
@@ -138,12 +161,17 @@ class TensorBoard(keras.callbacks.Callback):
                 self.class_names, output=classification_output, sample=self.sample,
                 max_images=self.max_images, num_thresholds=self.num_thresholds,
                 max_classes=self.confusion_max_classes, multi_label=self.multi_label))
+        if self._hparams is not None:
+            self._parts.append(HParamsSession(self._hparams))
+        if self.layout or self.auto_layout:
+            self._parts.append(ScalarLayout(self.layout, self.auto_layout))
         self._ctx = LogContext(
             writers=WriterPool(
                 self.log_dir, lambda: is_chief(self._ctx.model), "keras_tbx.TensorBoard"
             ),
             class_names=self.class_names,
         )
+        self._in_fit = False
         self._batch_parts = [p for p in self._parts if p.batch_hooks]
         if self._batch_parts:
             # Only now does the callback have per-batch hooks; without them Keras sees the
@@ -172,6 +200,7 @@ class TensorBoard(keras.callbacks.Callback):
             getattr(part, method)(self._ctx, *args)
 
     def on_train_begin(self, logs=None):
+        self._in_fit = True
         self._ctx.steps.train_begin()
         self._each("train_begin")
 
@@ -204,6 +233,7 @@ class TensorBoard(keras.callbacks.Callback):
         self._ctx.writers.flush()
 
     def on_train_end(self, logs=None):
+        self._in_fit = False
         self._each("train_end")
         # Flushed, not closed: the next fit() appends to the same event files.
         self._ctx.writers.flush()
@@ -211,4 +241,19 @@ class TensorBoard(keras.callbacks.Callback):
     def close(self):
         """Closes the event files (they reopen if the callback is used again)."""
         self._ctx.writers.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, traceback):
+        """Closes the event files. When the block raised during `fit()` (Keras then calls
+        no callback), the HParams session is recorded as failed and the parts finish as
+        at train end."""
+        if exc_type is not None and self._in_fit:
+            for part in self._parts:
+                if isinstance(part, HParamsSession):
+                    part.end(self._ctx, "failure")
+            self.on_train_end()
+        self.close()
+        return False
 
