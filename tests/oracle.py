@@ -43,11 +43,18 @@ Public API::
         .plugins_listing(enabled=(), timeout=60) -> dict
         .graph_info(run=None, timeout=60) -> dict
         .hparams_experiment(min_hparams=0, min_metrics=0, timeout=60) -> dict
+        .profile_runs(expected=(), timeout=60) -> list[str]   ("<run>/<capture time>")
+        .profile_tools(run, expected=(), timeout=60) -> list[str]
+        .profile_data(run, tool, host=None, timeout=90) -> parsed JSON of one tool
+
+Profile plugin answers come gzip-compressed whatever the request says; ``get_bytes``
+decompresses them. Serving a profile writes cache files next to it in the log dir.
 """
 
 from __future__ import annotations
 
 import atexit
+import gzip
 import io
 import json
 import os
@@ -365,7 +372,10 @@ class TensorBoardServer:
 
     def _open(self, request: urllib.request.Request | str, timeout: float) -> bytes:
         with self._opener.open(request, timeout=timeout) as resp:
-            return resp.read()
+            body = resp.read()
+            if resp.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            return body
 
     def get_bytes(self, path: str, *, timeout: float = 30, **params: Any) -> bytes:
         """GET ``path`` (e.g. ``"/data/runs"``) with query ``params``; raw body."""
@@ -559,4 +569,46 @@ class TensorBoardServer:
             desc=f"hparams experiment with >= {min_hparams} hparams, >= {min_metrics} metrics",
         )[0]
 
+    # -------------------------------------------------------------- profile
 
+    def profile_runs(self, expected: Iterable[str] = (), *, timeout: float = 60) -> list[str]:
+        """``/data/plugin/profile/runs``: one entry per capture, ``"<run>/<capture time>"``;
+        polled until an entry starts with each ``expected`` run name + ``/``."""
+        want = {self.run_name(r) for r in expected}
+
+        def check():
+            runs = self.get_json("/data/plugin/profile/runs")
+            ok = all(any(r.startswith(w + "/") for r in runs) for w in want)
+            return (runs,) if ok else None
+
+        return self.poll(check, timeout=timeout, desc=f"profile runs under {sorted(want)}")[0]
+
+    def profile_tools(
+        self, run: str, expected: Iterable[str] = (), *, timeout: float = 60
+    ) -> list[str]:
+        """``/data/plugin/profile/run_tools?run=R`` for a capture ``R`` (from
+        ``profile_runs``), polled until it lists every ``expected`` tool."""
+        want = set(expected)
+
+        def check():
+            tools = self.get_json("/data/plugin/profile/run_tools", run=run)
+            return (tools,) if want <= set(tools) else None
+
+        return self.poll(check, timeout=timeout, desc=f"profile tools {sorted(want)} of {run!r}")[0]
+
+    def profile_data(self, run: str, tool: str, host: str | None = None, *, timeout: float = 90) -> Any:
+        """``/data/plugin/profile/data?run=R&tag=TOOL&host=H`` parsed; the host is the
+        capture's only one (``/hosts``) unless given. The first answer converts the
+        capture (seconds): the request is retried until it succeeds."""
+
+        def check():
+            name = host
+            if name is None:
+                hosts = self.get_json("/data/plugin/profile/hosts", run=run, tag=tool)
+                if len(hosts) != 1:
+                    return None
+                name = hosts[0]["hostname"]
+            data = self.get_json("/data/plugin/profile/data", timeout=60, run=run, tag=tool, host=name)
+            return (data,) if data else None
+
+        return self.poll(check, timeout=timeout, desc=f"profile {tool!r} of {run!r}")[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 from events import read_histograms, read_images, read_tags, read_tensors
 from models import tiny_data, tiny_model
+from xplane import profile_files, step_markers
 
 import keras_tbx
 from keras_tbx.summary import normalize_images, weight_image
@@ -77,22 +77,8 @@ def test_weight_image_layout_and_normalization():
 
 
 def _profiled_steps(log_dir):
-    from tensorflow.tsl.profiler.protobuf import xplane_pb2
-
-    files = glob.glob(os.path.join(log_dir, "train", "plugins", "profile", "*", "*.xplane.pb"))
-    assert len(files) == 1
-    with open(files[0], "rb") as f:
-        space = xplane_pb2.XSpace.FromString(f.read())
-    steps = []
-    for plane in space.planes:
-        names = {k: m.name for k, m in plane.event_metadata.items()}
-        stats = {k: m.name for k, m in plane.stat_metadata.items()}
-        for line in plane.lines:
-            for event in line.events:
-                if names.get(event.metadata_id) == "train":
-                    steps += [s.int64_value or s.uint64_value for s in event.stats
-                              if stats.get(s.metadata_id) == "step_num"]
-    return sorted(steps)
+    [path] = profile_files(os.path.join(log_dir, "train"))
+    return step_markers(path)
 
 
 @pytest.mark.parametrize("steps_per_execution, markers", [(1, [3, 4, 5, 6]), (2, [3, 5])])

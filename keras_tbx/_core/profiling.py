@@ -22,8 +22,13 @@ class TFProfiler:
     def start(self, logdir: str, options: dict) -> None:
         import tensorflow as tf
 
+        from keras_tbx._core.validation import default_profiler_options
+
+        # Options only when they differ from TF's defaults: TF 2.21 logs a warning per
+        # option it is given (and ignores them, see `ignores_options`).
+        given = options != default_profiler_options()
         tf.profiler.experimental.start(
-            logdir, options=tf.profiler.experimental.ProfilerOptions(**options)
+            logdir, options=tf.profiler.experimental.ProfilerOptions(**options) if given else None
         )
 
     def stop(self) -> None:
