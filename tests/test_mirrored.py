@@ -32,7 +32,8 @@ SCRIPT = textwrap.dedent(
         model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
     tb = keras_tbx.TensorBoard({log_dir!r}, update_freq=2, class_names=["a", "b", "c"])
     history = model.fit(x, y, validation_data=(xv, yv), epochs=2, batch_size=32, verbose=0, callbacks=[tb])
-    part = tb._parts[-1]
+    from keras_tbx.callbacks._classification import Classification
+    part = next(p for p in tb._parts if isinstance(p, Classification))
     out = {{
         "replicas": strategy.num_replicas_in_sync,
         "train_total": float(part._counts["train"].read()["confusion"].sum()),

@@ -185,22 +185,20 @@ class Classification(Part):
 
     def _submit(self, ctx, run, epoch, counts):
         writer = ctx.writers.run(run)
-        names = self.class_names
-        multi_label = self._multi_label
-        max_classes = self.max_classes
+        names, multi_label, max_classes = self.class_names, self._multi_label, self.max_classes
 
         def job():
-            from keras_tbx.summary import _classification as cls
-            from keras_tbx.summary import _predictions
+            from keras_tbx import summary
+            from keras_tbx.summary._predictions import multi_label_scalars_pb
 
-            tp, fp, tn, fn = cls.pr_counts_from_histograms(counts["pos_hist"], counts["neg_hist"])
-            writer.write_pb(cls.pr_curves_pb(tp, fp, tn, fn, names), epoch)
+            tp, fp, tn, fn = summary.pr_counts_from_histograms(counts["pos_hist"], counts["neg_hist"])
+            writer.write_pb(summary.pr_curves_pb(tp, fp, tn, fn, names), epoch)
             if multi_label:
-                writer.write_pb(_predictions.multi_label_scalars_pb(tp, fp, tn, fn, names), epoch)
+                writer.write_pb(multi_label_scalars_pb(tp, fp, fn, names), epoch)
                 return
             matrix = counts["confusion"]
-            writer.write_pb(cls.per_class_scalars_pb(matrix, names), epoch)
-            writer.write_with(lambda: cls.confusion_matrix(
+            writer.write_pb(summary.per_class_scalars_pb(matrix, names), epoch)
+            writer.write_pb(summary.confusion_matrix_pb(
                 "confusion_matrix", matrix, class_names=names, max_classes=max_classes), epoch)
 
         self._run(job)
@@ -210,10 +208,9 @@ class Classification(Part):
         names = self.class_names
 
         def job():
-            from keras_tbx.summary import _predictions
+            from keras_tbx.summary._predictions import prediction_images_pb
 
-            writer.write_with(
-                lambda: _predictions.prediction_images("predictions", x, y, probs, class_names=names), epoch)
+            writer.write_pb(prediction_images_pb("predictions", x, y, probs, class_names=names), epoch)
 
         self._run(job)
 
