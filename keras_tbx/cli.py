@@ -125,9 +125,10 @@ def train_demo(
     model = _build_model(keras, x_train.shape[1:], num_classes)
     steps = epochs * -(-len(x_train) // batch_size)
     warmup = max(1, steps // 10)
+    peak_learning_rate = 3e-3
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=1e-4,
-        warmup_target=3e-3,
+        warmup_target=peak_learning_rate,
         warmup_steps=warmup,
         decay_steps=max(1, steps - warmup),
         alpha=0.05,
@@ -145,6 +146,10 @@ def train_demo(
         update_freq=10,
         profile_batch=(20, 22),  # after warm-up: the first steps include tracing
         class_names=class_names,
+        # The HParams tab: this run's settings, its final metrics and its status. The
+        # Custom Scalars tab gets the automatic layout (train vs validation per metric).
+        hparams={"data": data, "epochs": epochs, "batch_size": batch_size,
+                 "peak_learning_rate": peak_learning_rate, "seed": seed},  # fmt: skip
     )
     start = time.perf_counter()
     history = model.fit(

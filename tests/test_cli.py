@@ -225,6 +225,11 @@ def test_demo_trains_and_logs(tmp_path):
     profiles = glob.glob(os.path.join(logdir, "train", "plugins", "profile", "*", "*.xplane.pb"))
     assert len(profiles) == 1
 
+    root = read_tags(logdir)  # the HParams session and the Custom Scalars layout
+    assert root["hparams"] == {"_hparams_/session_start_info", "_hparams_/experiment",
+                               "_hparams_/session_end_info"}  # fmt: skip
+    assert root["custom_scalars"] == {"custom_scalars__config__"}
+
 
 def test_main_demo_digits_prints_summary(tmp_path, capsys):
     logdir = tmp_path / "cli"
