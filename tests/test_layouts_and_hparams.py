@@ -15,6 +15,7 @@ from oracle import TensorBoardServer
 from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.plugins.hparams import metadata
 from test_summary_hparams import hparams_contents, session
+from test_summary_layouts import PER_STEP_CHARTS, charts
 
 import keras_tbx
 from keras_tbx import hparams as hp
@@ -149,18 +150,9 @@ def test_custom_scalars_served(tb_server, tb_run_dir):
     runs = {"train": tb_run_dir / "train", "validation": tb_run_dir / "validation"}
     tags = {run: set(read_scalars(path)) for run, path in runs.items()}
     auto = summary.automatic_layout(tags["train"] | tags["validation"])
-    charts = {c.title: [(ch.title, ch.tags) for ch in c.charts] for c in auto}
-    assert charts == {
-        "Metrics": [("loss", ("^epoch_loss$",)), ("accuracy", ("^epoch_accuracy$",))],
+    assert charts(auto) == {
+        **PER_STEP_CHARTS,
         "Per class": [("f1 score per class", ("^epoch_f1_score/",))],
-        "Per step": [
-            ("loss (per step)", ("^batch_loss$", "^evaluation_loss_vs_iterations$")),
-            ("accuracy (per step)", ("^batch_accuracy$", "^evaluation_accuracy_vs_iterations$")),
-        ],
-        "Learning rate": [
-            ("learning rate (per epoch)", ("^epoch_learning_rate(_.+)?$",)),
-            ("learning rate (per step)", ("^batch_learning_rate(_.+)?$",)),
-        ],
         "Bounds": [
             ("confidence (per step)", ("batch_confidence_mean", "batch_confidence_lower",
                                        "batch_confidence_upper")),

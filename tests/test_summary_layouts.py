@@ -117,26 +117,37 @@ VALIDATION_TAGS = {
 }  # fmt: skip
 
 
+# The automatic charts of a run with loss and accuracy, logged per step and validated.
+PER_STEP_CHARTS = {
+    "Metrics": [("loss", ("^epoch_loss$",)), ("accuracy", ("^epoch_accuracy$",))],
+    "Per step": [
+        ("loss (per step)", ("^batch_loss$", "^evaluation_loss_vs_iterations$")),
+        ("accuracy (per step)", ("^batch_accuracy$", "^evaluation_accuracy_vs_iterations$")),
+    ],
+    "Learning rate": [
+        ("learning rate (per epoch)", ("^epoch_learning_rate(_.+)?$",)),
+        ("learning rate (per step)", ("^batch_learning_rate(_.+)?$",)),
+    ],
+}
+
+
+def charts(layout) -> dict:
+    """`{category: [(chart title, tags), ...]}`."""
+    return {c.title: [(ch.title, ch.tags) for ch in c.charts] for c in layout}
+
+
 def test_automatic_layout_charts():
     layout = summary.automatic_layout(TRAIN_TAGS | VALIDATION_TAGS, class_names=["cat", "dog"])
-    charts = {c.title: [(ch.title, ch.tags) for ch in c.charts] for c in layout}
-    assert charts == {
-        "Metrics": [("loss", ("^epoch_loss$",)), ("accuracy", ("^epoch_accuracy$",))],
+    assert charts(layout) == {
+        **PER_STEP_CHARTS,
         "Per class": [
             ("accuracy per class", ("^per_class/accuracy/",)),
             ("f1 score per class", ("^epoch_f1_score/",)),
             ("macro averages", ("^per_class/macro/",)),
         ],
-        "Per step": [
-            ("loss (per step)", ("^batch_loss$", "^evaluation_loss_vs_iterations$")),
-            ("accuracy (per step)", ("^batch_accuracy$", "^evaluation_accuracy_vs_iterations$")),
-        ],
-        "Learning rate": [
-            ("learning rate (per epoch)", ("^epoch_learning_rate(_.+)?$",)),
-            ("learning rate (per step)", ("^batch_learning_rate(_.+)?$",)),
-        ],
         "Bounds": [("err", ("epoch_err_mean", "epoch_err_lower", "epoch_err_upper"))],
     }
+    assert [c.title for c in layout] == ["Metrics", "Per class", "Per step", "Learning rate", "Bounds"]
     # Every chart's filter matches tags that are written, and only the ones it should.
     matched = {
         ch.title: {t for t in TRAIN_TAGS | VALIDATION_TAGS if re.match(ch.tag_filter, t)}
@@ -156,8 +167,7 @@ def test_automatic_layout_edge_cases():
     layout = summary.automatic_layout(
         {"epoch_iou/0_1", "epoch_iou/1_0", "epoch_g/min", "epoch_g/max", "epoch_g",
          "epoch_learning_rate_adam", "epoch_learning_rate_sgd"}, class_names=["a", "b"])  # fmt: skip
-    charts = {c.title: [(ch.title, ch.tags) for ch in c.charts] for c in layout}
-    assert charts == {
+    assert charts(layout) == {
         "Per class": [("iou per component", ("^epoch_iou/",))],
         "Learning rate": [("learning rate (per epoch)", ("^epoch_learning_rate(_.+)?$",))],
         "Bounds": [("g", ("epoch_g", "epoch_g/min", "epoch_g/max"))],
