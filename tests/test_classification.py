@@ -204,3 +204,37 @@ def test_the_model_is_left_as_it_was(log_dir):
     assert "compute_metrics" not in model.__dict__ and "train_step" not in model.__dict__
     history = model.fit(x, y, epochs=1, verbose=0)  # retraced without our counts
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_multi_output_model_uses_the_named_output(log_dir):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6,))
+    hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    outputs = {"kind": keras.layers.Dense(3, activation="softmax", name="kind")(hidden),
+               "size": keras.layers.Dense(1, name="size")(hidden)}
+    model = keras.Model(inputs, outputs)
+    model.compile("sgd", loss={"kind": "sparse_categorical_crossentropy", "size": "mse"})
+    x, y = tiny_data(n=96)
+    xv, yv = tiny_data(n=48, seed=1)
+    targets = {"kind": y, "size": x[:, :1]}
+    tb = keras_tbx.TensorBoard(log_dir, class_names=NAMES, classification_output="kind")
+    model.fit(x, targets, validation_data=(xv, {"kind": yv, "size": xv[:, :1]}), epochs=1,
+              batch_size=16, verbose=0, callbacks=[tb])
+    predicted = np.argmax(model.predict(xv, verbose=0)["kind"], axis=-1)
+    np.testing.assert_array_equal(part_of(tb)._validation["confusion"],
+                                  confusion_matrix(yv, predicted, labels=[0, 1, 2]))
+    with pytest.raises(ValueError, match="Argument `classification_output` must name"):
+        model.fit(x, targets, epochs=1, verbose=0,
+                  callbacks=[keras_tbx.TensorBoard(os.path.join(log_dir, "b"), class_names=NAMES)])
+
+
+def test_class_names_from_tensorflow_datasets():
+    import tensorflow_datasets as tfds
+
+    label = tfds.features.ClassLabel(names=["cat", "dog"])
+    assert keras_tbx.TensorBoard("unused", class_names=label).class_names == ["cat", "dog"]
+
+    class Info:  # the shape of tfds' DatasetInfo: .features["label"]
+        features = {"label": label}
+
+    assert keras_tbx.TensorBoard("unused", class_names=Info()).class_names == ["cat", "dog"]
