@@ -146,6 +146,9 @@ def train_demo(
         update_freq=10,
         profile_batch=(20, 22),  # after warm-up: the first steps include tracing
         class_names=class_names,
+        # Per-class scalars, confusion matrices and PR curves come from counts kept during
+        # fit's own passes; the fixed sample gives the prediction grid and its mistakes.
+        sample=(x_val[:16], y_val[:16]),
         # The HParams tab: this run's settings, its final metrics and its status. The
         # Custom Scalars tab gets the automatic layout (train vs validation per metric).
         hparams={"data": data, "epochs": epochs, "batch_size": batch_size,

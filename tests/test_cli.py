@@ -222,6 +222,10 @@ def test_demo_trains_and_logs(tmp_path):
     assert {f"{p}/histogram" for p in weights} == tags["histograms"]
     assert {f"{p}/image" for p in weights} & tags["images"]  # conv kernels have no 2-D image
     assert tags["graph_keras_model"] == {"keras"}
+    val_tags = read_tags(os.path.join(logdir, "validation"))
+    assert {"confusion_matrix/counts", "confusion_matrix/normalized", "predictions/grid"} <= val_tags["images"]
+    assert {f"per_class/accuracy/{d}" for d in range(10)} <= val_tags["scalars"]
+    assert {f"pr_curve/{d}/pr_curves" for d in range(10)} == val_tags["pr_curves"]
     profiles = glob.glob(os.path.join(logdir, "train", "plugins", "profile", "*", "*.xplane.pb"))
     assert len(profiles) == 1
 
