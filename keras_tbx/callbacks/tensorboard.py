@@ -59,8 +59,19 @@ class TensorBoard(keras.callbacks.Callback):
             implemented yet (a warning says so when it is non-zero).
         embeddings_metadata: Accepted for compatibility.
         class_names: Names of the classes (list of str, a number of classes, or a
-            tensorflow-datasets `ClassLabel` / `DatasetInfo`); used to name per-class
-            components of vector metrics.
+            tensorflow-datasets `ClassLabel` / `DatasetInfo`). Turns on the classification
+            diagnostics (per-class scalars, confusion matrices, PR curves, counted during
+            fit's own passes) and names per-class components of vector metrics.
+        sample: `(x, y)`: a fixed sample whose predictions are drawn every epoch as an
+            image grid (mistakes marked) and a gallery of the most confident mistakes.
+        max_images: Most images of `sample` used (16).
+        classification_output: Name (or index) of the classified output of a
+            multi-output model.
+        multi_label: Force (True) or refuse (False) multi-label handling; None: decided
+            from the loss (binary cross-entropy over several units).
+        num_thresholds: Thresholds of the PR curves (101).
+        confusion_max_classes: Past this many classes the confusion images show the
+            most-confused ones (30).
         profile_epoch: Profile one whole epoch instead (its index as on the `epoch_*`
             charts, 0 = first); None: off.
         profile_options: For `profile_batch` / `profile_epoch`: a
