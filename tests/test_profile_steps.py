@@ -66,6 +66,21 @@ def test_profile_epoch_counts_the_continuing_epoch_axis(log_dir):
     assert step_markers(path) == list(range(2 * STEPS_PER_EPOCH + 1, 3 * STEPS_PER_EPOCH + 1))
 
 
+def test_steps_per_execution_profiles_whole_calls_and_says_what_the_overview_lacks(log_dir):
+    from xprof.convert import raw_to_tool_data
+
+    x, y = tiny_data(n=480)  # 30 steps
+    tb = keras_tbx.TensorBoard(log_dir, profile_batch=(20, 27))
+    with pytest.warns(RuntimeWarning, match="steps_per_execution=4 .* no step-time graph"):
+        tiny_model(steps_per_execution=4).fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[tb])
+    [path] = profile_files(os.path.join(log_dir, "train"))
+    assert step_markers(path) == [17, 21, 25]  # calls running steps 17-20, 21-24, 25-28
+    # What the warning says: xprof groups Keras' multi-step loop by TF loop iteration.
+    data, _ = raw_to_tool_data.xspace_to_tool_data([path], "overview_page", {})
+    [steps] = [t for t in json.loads(data) if t.get("cols", [{}])[0].get("id") == "stepnum"]
+    assert steps["rows"] == []
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [

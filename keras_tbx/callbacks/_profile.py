@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import warnings
 
 from keras_tbx._core.context import LogContext, Part
@@ -48,6 +47,11 @@ def profiler_part(steps, epoch, options):
     return StepProfiler(backend, steps, epoch, options, server.server_port() is not None)
 
 
+def _steps_per_call(model) -> int:
+    """Optimizer steps Keras runs per call of the batch hooks (`steps_per_execution`)."""
+    return max(1, int(getattr(model, "steps_per_execution", 1) or 1))
+
+
 class StepProfiler(Part):
     """Profiles a range of optimizer steps or one whole epoch, with a marker on every step.
 
@@ -60,7 +64,9 @@ class StepProfiler(Part):
         mark_every_step: Wrap every training step in a marker, also outside the range, so
             an on-demand capture sees steps too.
 
-    Only the chief starts profiling sessions; markers are set on every worker.
+    Every process of a distributed job profiles the same steps: the chief into
+    `<log_dir>/train`, the others into `<log_dir>/workers/<task>_<id>/train` (see
+    `WriterPool.own_dir`), so the Profile tab lists each worker's trace as its own run.
     """
 
     batch_hooks = True
@@ -77,7 +83,7 @@ class StepProfiler(Part):
 
     def train_begin(self, ctx: LogContext) -> None:
         global _warmed_up
-        if not self._pending or not ctx.writers.chief:
+        if not self._pending:
             return
         if not _warmed_up:
             _warmed_up = True
@@ -102,8 +108,7 @@ class StepProfiler(Part):
 
     def batch_begin(self, ctx: LogContext, first_step: int) -> None:
         if self._pending and not self._active:
-            steps_in_call = max(1, int(getattr(ctx.model, "steps_per_execution", 1) or 1))
-            if first_step + steps_in_call - 1 >= self.start and first_step <= self.stop:
+            if first_step + _steps_per_call(ctx.model) - 1 >= self.start and first_step <= self.stop:
                 self._start(ctx)
         if self._active or self.mark_every_step:
             self._marker = safely("opening a step marker", self._profiler.marker, first_step)
@@ -129,10 +134,19 @@ class StepProfiler(Part):
 
     def _start(self, ctx: LogContext) -> None:
         self._pending = False  # one attempt: a failed start is not retried every batch
-        if not ctx.writers.chief:
-            return
+        steps_in_call = _steps_per_call(ctx.model)
+        if steps_in_call > 1:
+            warnings.warn(
+                f"keras_tbx: with steps_per_execution={steps_in_call} Keras runs each call's "
+                "steps in a TensorFlow loop; the Profile tab then groups the trace by loop "
+                "iteration and its overview page shows no step-time graph. The trace viewer "
+                "has one `train` marker per call. Profile with steps_per_execution=1 to read "
+                "step times.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         try:
-            self._profiler.start(os.path.join(ctx.writers.log_dir, "train"), self.options)
+            self._profiler.start(ctx.writers.own_dir("train"), self.options)
             self._active = True
         except Exception as e:  # noqa: BLE001 - profiler failures never stop training
             _log.error(
