@@ -16,9 +16,7 @@ included, is stopped afterwards: SIGTERM, so TensorBoard removes its info file.
 """
 
 import json
-import os
 import pathlib
-import signal
 import sys
 import time
 
@@ -26,7 +24,8 @@ import pytest
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
-psutil = pytest.importorskip("psutil")
+pytest.importorskip("psutil")
+import procs  # noqa: E402  (tests/procs.py)
 from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
 from jupyter_client.manager import KernelManager  # noqa: E402
 
@@ -52,40 +51,6 @@ def kernel_specs(tmp_path_factory) -> KernelSpecManager:
     manager = KernelSpecManager(kernel_dirs=[str(kernels)])
     assert manager.get_kernel_spec(KERNEL_NAME).argv[0] == sys.executable
     return manager
-
-
-def _started_in(workdir: pathlib.Path, since: float) -> list:
-    """Live processes created after `since` whose working directory is under `workdir`
-    (the kernel and whatever it launched: `%tensorboard` servers chdir nowhere)."""
-    found = []
-    for proc in psutil.process_iter(["pid", "cwd", "create_time"]):
-        cwd, created = proc.info["cwd"], proc.info["create_time"]
-        if proc.pid == os.getpid() or not cwd or created is None or created < since - 1:
-            continue
-        if pathlib.Path(cwd) == workdir or workdir in pathlib.Path(cwd).parents:
-            found.append(proc)
-    return found
-
-
-def _stop(procs) -> None:
-    """SIGTERM (TensorBoard then removes its info file), SIGKILL after 15 s; stale info
-    files of killed servers are removed so a later `%tensorboard` does not "reuse" them."""
-    from tensorboard import manager as tb_manager
-
-    for proc in procs:
-        try:
-            proc.send_signal(signal.SIGTERM)
-        except psutil.NoSuchProcess:
-            pass
-    _, alive = psutil.wait_procs(procs, timeout=15)
-    for proc in alive:
-        proc.kill()
-    psutil.wait_procs(alive, timeout=5)
-    info_dir = tb_manager._get_info_dir()
-    for proc in procs:
-        stale = os.path.join(info_dir, f"pid-{proc.pid}.info")
-        if os.path.exists(stale):
-            os.remove(stale)
 
 
 @pytest.mark.timeout(NOTEBOOK_TIMEOUT_S + 90)
@@ -120,10 +85,9 @@ def test_notebook_runs_offline(path, tmp_path, monkeypatch, kernel_specs, record
                     f"{path.name} ran {elapsed:.0f} s (limit {NOTEBOOK_TIMEOUT_S} s) by cell {index}"
                 )
     finally:
-        leftovers = _started_in(workdir, start_wall)
-        _stop(leftovers)
+        stopped = procs.stop_started_in(workdir, start_wall)
     total = time.monotonic() - start
     record_property("seconds", round(total, 1))
     print(f"{path.name}: {total:.1f} s (kernel start {kernel_up - start:.1f} s)")
 
-    assert not [info for info in tb_manager.get_all() if info.pid in {p.pid for p in leftovers}]
+    assert not [info for info in tb_manager.get_all() if info.pid in stopped]
