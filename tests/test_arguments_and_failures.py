@@ -35,6 +35,12 @@ import keras_tbx
         ({"class_names": 0}, ValueError, "Received: class_names=0"),
         ({"class_names": "abc"}, TypeError, "Received: class_names='abc'"),
         ({"log_dir": 3}, TypeError, "Received: log_dir=3"),
+        ({"class_names": 2, "sample": ([1], [0, 1])}, ValueError, "Argument `sample` must be a pair"),
+        ({"sample": ([1], [0])}, ValueError, "Argument `sample` must be used together with `class_names`"),
+        ({"class_names": 2, "max_images": 0}, ValueError, "Received: max_images=0"),
+        ({"class_names": 2, "num_thresholds": 1}, ValueError, "Received: num_thresholds=1"),
+        ({"class_names": 2, "classification_output": 1.5}, TypeError, "Received: classification_output=1.5"),
+        ({"class_names": 2, "multi_label": "yes"}, TypeError, "Received: multi_label='yes'"),
         ({"log_dir": ""}, ValueError, "Argument `log_dir` must be a non-empty path"),
     ],
 )

@@ -7,7 +7,7 @@ import warnings
 import keras
 
 from keras_tbx._core import validation as v
-from keras_tbx._core.chief import is_chief
+from keras_tbx._core.chief import is_chief, worker_name
 from keras_tbx._core.context import LogContext
 from keras_tbx._core.steps import optimizer_iterations
 from keras_tbx._core.writers import WriterPool
@@ -142,6 +142,12 @@ class TensorBoard(keras.callbacks.Callback):
         self.class_names = v.check_names("class_names", class_names)
         self.sample = v.check_sample(sample, self.class_names)
         self.max_images = v.check_int("max_images", max_images, minimum=1)
+        if classification_output is not None and (
+            isinstance(classification_output, bool) or not isinstance(classification_output, (str, int))
+        ):
+            raise TypeError(
+                "Argument `classification_output` must be None, an output name or an output "
+                f"index. Received: classification_output={classification_output!r}")
         self.classification_output = classification_output
         self.multi_label = multi_label if multi_label is None else v.check_bool("multi_label", multi_label)
         self.num_thresholds = v.check_int("num_thresholds", num_thresholds, minimum=2)
@@ -178,7 +184,8 @@ class TensorBoard(keras.callbacks.Callback):
             self._parts.append(ScalarLayout(self.layout, self.auto_layout))
         self._ctx = LogContext(
             writers=WriterPool(
-                self.log_dir, lambda: is_chief(self._ctx.model), "keras_tbx.TensorBoard"
+                self.log_dir, lambda: is_chief(self._ctx.model), "keras_tbx.TensorBoard",
+                worker_name=lambda: worker_name(self._ctx.model),
             ),
             class_names=self.class_names,
         )
