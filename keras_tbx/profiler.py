@@ -25,6 +25,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import socket
 import warnings
 
 from keras_tbx._core.validation import _fail, check_int, check_profile_options
@@ -56,8 +57,9 @@ def start_server(port: int) -> str:
 
     Raises:
         ValueError, TypeError: On an invalid port.
-        RuntimeError: When a server already runs on another port (one per process), or
-            the backend has no profiler keras_tbx can drive (torch; JAX below Python 3.12).
+        RuntimeError: When a server already runs on another port (one per process), the
+            port is taken (TensorFlow would only log that), or the backend has no profiler
+            keras_tbx can drive (torch; JAX below Python 3.12).
 
     Example:
         ```python
@@ -83,6 +85,7 @@ def start_server(port: int) -> str:
     profiler, why_not = backend_profiler()
     if profiler is None:
         raise RuntimeError(f"keras_tbx.profiler.start_server: {why_not}.")
+    _check_port_free(port)
     warnings.warn(
         f"keras_tbx.profiler.start_server({port}): the profiler server listens on ALL network "
         "interfaces, without authentication. Anyone who can reach this port can trace this "
@@ -93,6 +96,24 @@ def start_server(port: int) -> str:
     )
     _server = (port, profiler.start_server(port))
     return address
+
+
+def _check_port_free(port: int) -> None:
+    """Raises when `port` cannot be bound on all interfaces, as the server will try to."""
+    for family, host in ((socket.AF_INET6, "::"), (socket.AF_INET, "0.0.0.0")):
+        try:
+            probe = socket.socket(family, socket.SOCK_STREAM)
+        except OSError:
+            continue  # no IPv6 on this machine
+        with probe:
+            try:
+                probe.bind((host, port))
+            except OSError as e:
+                raise RuntimeError(
+                    f"keras_tbx.profiler.start_server: port {port} is not free ({e.strerror}); "
+                    "choose another one."
+                ) from e
+            return
 
 
 def server_port() -> int | None:

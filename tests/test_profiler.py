@@ -65,7 +65,7 @@ def test_start_server_checks_the_port():
 
 WORKER = textwrap.dedent(
     """
-    import json, os, subprocess, sys, threading, time, urllib.request, warnings
+    import json, os, socket, subprocess, sys, threading, time, warnings
     sys.path.insert(0, {tests!r})
     from oracle import TensorBoardServer
 
@@ -76,6 +76,13 @@ WORKER = textwrap.dedent(
     from models import tiny_data, tiny_model
 
     out = {{}}
+    with socket.socket() as held:  # a port someone else listens on: refused, not half-started
+        held.bind(("127.0.0.1", port + 1))
+        held.listen()
+        try:
+            keras_tbx.profiler.start_server(port + 1)
+        except RuntimeError as e:
+            out["busy"] = str(e)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         address = keras_tbx.profiler.start_server(port)
@@ -152,6 +159,8 @@ def test_on_demand_capture_from_cli_api_and_tensorboard_button(tb_server, tb_run
     assert proc.returncode == 0, proc.stderr[-4000:]
     out = json.loads(next(l for l in proc.stdout.splitlines() if l.startswith("RESULT"))[6:])
 
+    assert out["busy"] == (f"keras_tbx.profiler.start_server: port {PORT + 1} is not free "
+                           "(Address already in use); choose another one.")
     # The warning is loud and true: the server listens on the wildcard address.
     assert out["address"] == f"grpc://localhost:{PORT}"
     [warning] = out["warnings"]
