@@ -31,10 +31,17 @@ def test_cli_profile_reports_bad_addresses_and_absent_servers(tmp_path):
     assert proc.returncode == 1
     assert "Argument `addr` must be \"grpc://host:port\"" in proc.stderr
     assert "Received: addr='localhost'" in proc.stderr
-    # Nothing listens on port 1: the client fails at once (no server is started here).
-    proc = _cli("--addr", "grpc://127.0.0.1:1", "--logdir", str(tmp_path), "--duration-ms", "100",
-                "--attempts", "1")
-    assert proc.returncode == 1
+    # Nothing listens on port 1: the client fails at once (no server is started here). The
+    # command never imports TensorFlow or Keras (blocked here), so it answers in a blink.
+    code = (
+        "import sys; sys.modules['tensorflow'] = sys.modules['keras'] = None; "
+        "from keras_tbx.cli import main; sys.exit(main(['profile', '--addr', "
+        f"'grpc://127.0.0.1:1', '--logdir', {str(tmp_path)!r}, '--duration-ms', '100', "
+        "'--attempts', '1']))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 1, proc.stderr[-2000:]
     assert "keras_tbx.profiler.capture: no profile from grpc://127.0.0.1:1" in proc.stderr
     assert profile_files(tmp_path) == []
 

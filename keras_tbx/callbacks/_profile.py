@@ -87,7 +87,10 @@ class StepProfiler(Part):
             return
         if not _warmed_up:
             _warmed_up = True
-            safely("profiler warm-up", self._profiler.warm_up)
+            try:
+                self._profiler.warm_up()
+            except Exception as e:  # noqa: BLE001 - best effort (e.g. a capture is running)
+                _log.debug("keras_tbx: profiler warm-up skipped: %s", e)
         if self.options != default_profiler_options() and safely(
             "profiler options probe", self._profiler.ignores_options
         ):
