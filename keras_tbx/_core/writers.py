@@ -192,15 +192,22 @@ class NullRunWriter:
 class WriterPool:
     """The run writers under one `log_dir`, and the single place that decides who writes.
 
+    Non-chief processes get `NullRunWriter`s: they create nothing in `log_dir`. The one
+    thing they may keep there is their own profile, under `own_dir(run)`.
+
     Args:
         log_dir: Root log directory.
         is_chief: Callable returning whether this process writes. Asked once, on first use.
         owner: Name used in warnings (e.g. "keras_tbx.TensorBoard").
+        worker_name: Callable returning this process's folder name under
+            `<log_dir>/workers/` (`keras_tbx._core.chief.worker_name`); asked only on a
+            non-chief process that calls `own_dir`.
     """
 
-    def __init__(self, log_dir: str, is_chief, owner: str = "keras_tbx"):
+    def __init__(self, log_dir: str, is_chief, owner: str = "keras_tbx", worker_name=None):
         self.log_dir = log_dir
         self._is_chief = is_chief
+        self._worker_name = worker_name
         self._chief = None
         self._owner = owner
         self._runs = {}
@@ -220,6 +227,17 @@ class WriterPool:
             else:
                 self._runs[name] = NullRunWriter()
         return self._runs[name]
+
+    def own_dir(self, run: str = "") -> str:
+        """Where this process keeps files of its own (profiles) for run folder `run`:
+        `<log_dir>/<run>` on the chief, `<log_dir>/workers/<worker name>/<run>` elsewhere,
+        so workers never write into the chief's runs. Nothing is created here."""
+        if self.chief:
+            return os.path.join(self.log_dir, run)
+        from keras_tbx._core.chief import worker_name
+
+        name = (self._worker_name or worker_name)()
+        return os.path.join(self.log_dir, "workers", name, run)
 
     def scalar_tags(self) -> set:
         """Every scalar tag written so far, in any run."""

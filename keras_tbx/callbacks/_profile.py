@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import warnings
 
 from keras_tbx._core.context import LogContext, Part
@@ -65,7 +64,9 @@ class StepProfiler(Part):
         mark_every_step: Wrap every training step in a marker, also outside the range, so
             an on-demand capture sees steps too.
 
-    Only the chief starts profiling sessions; markers are set on every worker.
+    Every process of a distributed job profiles the same steps: the chief into
+    `<log_dir>/train`, the others into `<log_dir>/workers/<task>_<id>/train` (see
+    `WriterPool.own_dir`), so the Profile tab lists each worker's trace as its own run.
     """
 
     batch_hooks = True
@@ -82,7 +83,7 @@ class StepProfiler(Part):
 
     def train_begin(self, ctx: LogContext) -> None:
         global _warmed_up
-        if not self._pending or not ctx.writers.chief:
+        if not self._pending:
             return
         if not _warmed_up:
             _warmed_up = True
@@ -136,8 +137,6 @@ class StepProfiler(Part):
 
     def _start(self, ctx: LogContext) -> None:
         self._pending = False  # one attempt: a failed start is not retried every batch
-        if not ctx.writers.chief:
-            return
         steps_in_call = _steps_per_call(ctx.model)
         if steps_in_call > 1:
             warnings.warn(
@@ -150,7 +149,7 @@ class StepProfiler(Part):
                 stacklevel=2,
             )
         try:
-            self._profiler.start(os.path.join(ctx.writers.log_dir, "train"), self.options)
+            self._profiler.start(ctx.writers.own_dir("train"), self.options)
             self._active = True
         except Exception as e:  # noqa: BLE001 - profiler failures never stop training
             _log.error(
