@@ -140,11 +140,13 @@ def test_profiler_errors_are_logged_and_training_goes_on(log_dir, caplog):
     assert profile_files(os.path.join(log_dir, "train")) == []
 
 
-def test_only_the_chief_profiles(log_dir, monkeypatch):
+def test_a_non_chief_profiles_into_its_own_folder(log_dir, monkeypatch):
     monkeypatch.setattr("keras_tbx.callbacks.tensorboard.is_chief", lambda model: False)
     history = _fit(log_dir, profile_batch=(2, 3))
     assert len(history.history["loss"]) == 2
-    assert not os.path.exists(os.path.join(log_dir, "train"))
+    assert not os.path.exists(os.path.join(log_dir, "train"))  # nothing in the chief's runs
+    [path] = profile_files(os.path.join(log_dir, "workers", f"process_{os.getpid()}", "train"))
+    assert step_markers(path) == [2, 3]
 
 
 def test_backends_without_a_profiler_get_a_clear_message(monkeypatch, tmp_path):
