@@ -50,8 +50,10 @@ class Classification(Part):
 
     Counts accumulate in-graph during the passes `fit` runs anyway (zero extra forward
     passes over the data); only the fixed `sample` is run through the model, once per
-    epoch. Reading the counts happens on every worker (it is a cross-replica read);
-    rendering and writing happen on a background thread of the chief.
+    epoch. Under a multi-worker strategy, reading the counts sums them across workers (a
+    collective: every worker reads, in the same order, before the chief check) and the
+    sample is predicted on every worker too; rendering and writing happen on a
+    background thread of the chief only.
     """
 
     def __init__(self, class_names, *, output=None, sample=None, max_images=16,
@@ -175,7 +177,11 @@ class Classification(Part):
 
         x, y = self.sample
         x, y = x[: self.max_images], np.asarray(y)[: self.max_images]
-        y_pred = ctx.model(x, training=False)  # plain eager call: safe on every worker
+        # A plain eager call outside `fit`'s functions: mirrored weights are read locally
+        # and no collective runs, so it cannot deadlock; it runs on every worker anyway,
+        # so a layer with synchronized-on-read state would still be joined by all of them.
+        # (`model.predict` here would be a collective: fatal if only the chief ran it.)
+        y_pred = ctx.model(x, training=False)
         if isinstance(y_pred, dict) or isinstance(y_pred, (list, tuple)):
             key = self.output
             if isinstance(y_pred, (list, tuple)) and isinstance(key, str):

@@ -43,9 +43,14 @@ class WeightSummaries(Part):
             return
         from keras import backend, ops
 
+        # Read on every process: a weight synchronized on read (a custom layer's
+        # `synchronization="on_read"` variable) is summed across workers when read, a
+        # collective that every worker must join. Mirrored weights read locally.
         arrays = [
             (path, np.asarray(ops.convert_to_numpy(w))) for path, w in _named_weights(ctx.model)
         ]
+        if not ctx.writers.chief:
+            return
         writer = ctx.writers.run("train")
         writer.write_pb(histograms_pb((weight_tag(p, "histogram"), a) for p, a in arrays), epoch)
         if not self.write_images:
