@@ -53,6 +53,7 @@ from keras_tbx.summary._render import (
 )
 from keras_tbx.summary._scalars import scalars, scalars_pb, split_metric
 from keras_tbx.summary._weights import histograms_pb, keras_model_pb, weight_image, weight_tag
+from keras_tbx.summary._writer import create_file_writer
 
 __all__ = [
     "Category",
@@ -68,6 +69,7 @@ __all__ = [
     "confusion_matrix_image",
     "confusion_matrix_images",
     "confusion_matrix_pb",
+    "create_file_writer",
     "custom_scalars",
     "custom_scalars_pb",
     "experiment_pb",
