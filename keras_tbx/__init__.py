@@ -11,12 +11,13 @@ import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["TensorBoard", "__version__", "hparams", "profiler", "summary"]
+__all__ = ["TensorBoard", "__version__", "distribute", "hparams", "profiler", "summary"]
 
 # Keras (and with it TensorFlow, ~5 s) is imported on first use of a name that needs it,
 # so `keras-tbx --help` and `import keras_tbx.summary` stay fast.
 _LAZY = {
     "TensorBoard": "keras_tbx.callbacks",
+    "distribute": "keras_tbx.distribute",
     "hparams": "keras_tbx.hparams",
     "profiler": "keras_tbx.profiler",
     "summary": "keras_tbx.summary",
