@@ -393,7 +393,9 @@ def sweep(
 def _summary_line(result: TrialResult) -> str:
     shown = {k: v for k, v in result.metrics.items() if k in ("loss", "val_loss") or "acc" in k}
     metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(shown.items()))
-    values = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.hparams.items())
+    values = ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.hparams.items()
+    )
     what = "resumed" if result.resumed else result.status
     error = f" ({result.error})" if result.error else ""
     return f"{result.name} ({values}): {what}{error} {metrics}".rstrip()

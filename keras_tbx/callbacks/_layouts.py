@@ -11,7 +11,8 @@ are combined), so the runs of one sweep share one set of charts.
 from __future__ import annotations
 
 from keras_tbx._core.context import AfterFirstEpoch, LogContext
-from keras_tbx.summary._layouts import automatic_layout, custom_scalars_pb, merge_layouts
+from keras_tbx.summary._automatic_layout import automatic_layout
+from keras_tbx.summary._layouts import custom_scalars_pb, merge_layouts
 
 
 class ScalarLayout(AfterFirstEpoch):

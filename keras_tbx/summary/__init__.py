@@ -29,11 +29,11 @@ from keras_tbx.summary._hparams import (
     session_start_pb,
 )
 from keras_tbx.summary._images import image, normalize_images
+from keras_tbx.summary._automatic_layout import automatic_layout
 from keras_tbx.summary._layouts import (
     Category,
     Margin,
     Multiline,
-    automatic_layout,
     custom_scalars,
     custom_scalars_pb,
     layout_pb,
