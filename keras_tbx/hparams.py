@@ -324,7 +324,8 @@ def sweep(
     Calling `sweep` again with the same `log_dir` and space resumes: trials that succeeded
     (and, with `retry_failed=False`, those that failed) are read back from their
     `trial.json`; the others run again, their old event files deleted first (TensorBoard
-    would otherwise mix both attempts and keep the first status).
+    would otherwise mix both attempts and keep the first status). Trials run one after the
+    other in this process; the sweep itself writes from every process that calls it.
 
     Args:
         fn: `fn(trial) -> History | dict | None`; `trial` is a `Trial` (a mapping of the
