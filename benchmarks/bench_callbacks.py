@@ -145,13 +145,28 @@ def worker(config, epochs, profile=False):
 
 
 # ----------------------------------------------------------------------------- parent
-def run_worker(config, epochs):
+def run_worker(config, epochs, script=__file__):
+    """Runs `script --worker CONFIG --epochs N` in a fresh process; its last stdout line (JSON)."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", KERAS_BACKEND="tensorflow")
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", config, "--epochs", str(epochs)]
+    cmd = [sys.executable, os.path.abspath(script), "--worker", config, "--epochs", str(epochs)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         sys.exit(f"worker {config} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_rounds(configs, rounds, epochs, script=__file__):
+    """Interleaved rounds: every config once per round, in a shuffled (seeded) order."""
+    runs, shuffle = [], random.Random(0)
+    for r in range(rounds):
+        order = shuffle.sample(configs, len(configs))
+        for c in order:
+            res = run_worker(c, epochs, script)
+            res["round"] = r
+            runs.append(res)
+            print(f"round {r + 1}/{rounds} {c:12s} epoch {res['median_epoch_s'] * 1e3:7.1f} ms"
+                  f"  CPU {res['median_cpu_s'] * 1e3:7.1f} ms  self {res['median_self_s'] * 1e3:6.2f} ms", file=sys.stderr, flush=True)
+    return runs
 
 
 def machine():
@@ -258,15 +273,8 @@ def main():
     unknown = set(configs) - set(CONFIGS)
     if unknown:
         p.error(f"unknown configs {sorted(unknown)}; known: {', '.join(CONFIGS)}")
-    runs, shuffle, load_before = [], random.Random(0), os.getloadavg()[0]
-    for r in range(args.rounds):
-        order = shuffle.sample(configs, len(configs))
-        for c in order:
-            res = run_worker(c, args.epochs)
-            res["round"] = r
-            runs.append(res)
-            print(f"round {r + 1}/{args.rounds} {c:12s} epoch {res['median_epoch_s'] * 1e3:7.1f} ms"
-                  f"  CPU {res['median_cpu_s'] * 1e3:7.1f} ms  self {res['median_self_s'] * 1e3:6.2f} ms", file=sys.stderr, flush=True)
+    load_before = os.getloadavg()[0]
+    runs = run_rounds(configs, args.rounds, args.epochs)
     info = dict(machine(), load_before=load_before)
     rows, ratios = summarize(runs, configs)
     table = render(info, args, rows, ratios)
