@@ -118,13 +118,18 @@ def confidence_upper(y_true, y_pred):
 
 
 def _served_layout(tb_server, expected):
-    """The merged layout TensorBoard serves, once it holds every chart of `expected`."""
+    """Waits until the merged layout TensorBoard serves holds every chart of `expected`
+    (other tests' runs add theirs: same-titled categories merge, charts are not deduplicated
+    by title)."""
+
+    def flat(categories):
+        return {(c.title, chart.SerializeToString(deterministic=True))
+                for c in categories for chart in c.chart}  # fmt: skip
 
     def check():
         served = json_format.ParseDict(tb_server.get_json("/data/plugin/custom_scalars/layout"),
                                        layout_pb2.Layout())  # fmt: skip
-        served = {c.title: c.charts for c in summary.parse_layout(served)}
-        return all(set(c.charts) <= set(served.get(c.title, ())) for c in expected)
+        return flat(summary.layout_pb(expected).category) <= flat(served.category)
 
     tb_server.poll(check, desc="our charts in /data/plugin/custom_scalars/layout")
 

@@ -83,8 +83,8 @@ def test_invalid_layouts_name_the_argument(layout, error, message):
 def test_value_objects_validate_too():
     with pytest.raises(ValueError, match=r"Argument `tags\[1\]` must be a valid regular expression"):
         Multiline("x", ["^a$", "a**"])
-    with pytest.raises(ValueError, match=r"unique within its category"):
-        Category("C", [Multiline("x", ["a"]), Multiline("x", ["b"])])
+    with pytest.raises(TypeError, match=r"Argument `charts\[1\]` must be a Multiline or Margin chart"):
+        Category("C", [Multiline("x", ["a"]), "^b$"])
     with pytest.raises(TypeError, match=r"Argument `title` must be a non-empty string"):
         Margin("", "a", "b", "c")
 

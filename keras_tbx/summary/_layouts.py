@@ -152,13 +152,9 @@ class Category:
     def __post_init__(self):
         _check_title("title", self.title)
         charts = tuple(self.charts)
-        titles = set()
         for i, chart in enumerate(charts):
             if not isinstance(chart, (Multiline, Margin)):
                 _fail(f"charts[{i}]", "a Multiline or Margin chart", chart, TypeError)
-            if chart.title in titles:
-                _fail(f"charts[{i}].title", "unique within its category", chart.title)
-            titles.add(chart.title)
         if not isinstance(self.closed, bool):
             _fail("closed", "a bool", self.closed, TypeError)
         object.__setattr__(self, "charts", charts)
