@@ -38,7 +38,7 @@ SECTIONS = [
     "Exercises",
 ]
 NOT_RUN = "# not-run:"
-BLOCK_TIMEOUT_S = 180  # all blocks of one file together
+BLOCK_TIMEOUT_S = 270  # all blocks of one file together (pytest-timeout is 300 s)
 _FENCE = re.compile(r"^```(\S*)[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)
 
 

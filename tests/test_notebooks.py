@@ -32,7 +32,7 @@ from jupyter_client.manager import KernelManager  # noqa: E402
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 CELL_TIMEOUT_S = 150  # a single cell
-NOTEBOOK_TIMEOUT_S = 150  # the whole notebook, kernel start-up excluded
+NOTEBOOK_TIMEOUT_S = 240  # the whole notebook, kernel start-up excluded (pytest-timeout is 300 s)
 KERNEL_NAME = "keras-tbx-test"
 
 
