@@ -39,8 +39,11 @@ class WeightSummaries(Part):
         self.write_images = write_images
 
     def epoch_end(self, ctx: LogContext, epoch: int, logs: dict) -> None:
-        if epoch % self.histogram_freq:
-            return
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            self.write(ctx, epoch)
+
+    def write(self, ctx: LogContext, step: int) -> None:
+        """Writes the histograms (and images) of the current weights at `step`."""
         from keras import backend, ops
 
         # Read on every process: a weight synchronized on read (a custom layer's
@@ -52,13 +55,13 @@ class WeightSummaries(Part):
         if not ctx.writers.chief:
             return
         writer = ctx.writers.run("train")
-        writer.write_pb(histograms_pb((weight_tag(p, "histogram"), a) for p, a in arrays), epoch)
+        writer.write_pb(histograms_pb((weight_tag(p, "histogram"), a) for p, a in arrays), step)
         if not self.write_images:
             return
         images = [(weight_tag(p, "image"), weight_image(a, backend.image_data_format())) for p, a in arrays]
         images = [(tag, img) for tag, img in images if img is not None]
         if images:
-            writer.write_with(lambda: _images(images), epoch)
+            writer.write_with(lambda: _images(images), step)
 
 
 def _images(images):

@@ -17,6 +17,9 @@ from keras_tbx.callbacks._layouts import ScalarLayout
 from keras_tbx.callbacks._model import ModelGraph, WeightSummaries
 from keras_tbx.callbacks._profile import profiler_part
 from keras_tbx.callbacks._scalars import BatchScalars, EpochScalars
+from keras_tbx.callbacks import _health
+from keras_tbx.callbacks._text import RunText
+from keras_tbx._core.frequency import Frequency, check_freq
 from keras_tbx.summary._layouts import parse_layout
 
 
@@ -45,7 +48,8 @@ class TensorBoard(keras.callbacks.Callback):
 
     Args:
         log_dir: Directory for the run; `train/` and `validation/` are created under it.
-        histogram_freq: Every how many epochs to write weight histograms (0: never).
+        histogram_freq: Every how many epochs to write weight histograms (0: never), or
+            `"N steps"` / `"batch"`: after every N-th optimizer step.
         write_graph: Write the model's conceptual graph.
         write_images: With `histogram_freq`, also write weights as images.
         write_steps_per_second: Log training speed (per epoch, and per batch when
@@ -89,6 +93,27 @@ class TensorBoard(keras.callbacks.Callback):
             ("success" at train end, "failure" when the last loss is not finite or, with
             the callback used as a context manager, when `fit()` raises) and the
             experiment config (metrics from the first epoch's logs).
+        probe: `(x, y)` or `(x, y, sample_weight)`: a fixed batch for `gradient_freq`
+            and `activation_freq`; None: `sample` is used.
+        gradient_freq: Every N epochs (int) or `"N steps"`: loss gradients on `probe`
+            with the current weights (TensorFlow backend): `gradients/global_norm` and
+            `gradients/norm/<layer>` scalars, `gradients/<weight path>` histograms, and a
+            `health/alerts` text when a norm crosses `gradient_thresholds`. 0: off.
+        gradient_thresholds: `(vanishing, exploding)` norms for the alerts
+            (`(1e-7, 1e3)`).
+        activation_freq: Every N epochs or `"N steps"`: layer outputs on `probe` as
+            `activations/<layer>` histograms, and `attention/entropy/<layer>` scalars
+            (per head too) for `MultiHeadAttention` layers. 0: off.
+        activation_layers: Layer names for `activation_freq`; None: every layer with one
+            tensor output (at most 32), inputs excluded.
+        nan_guard: None, `"warn"` or `"stop"`: check every batch's loss and metrics (and
+            the probe gradients) for NaN / Inf; the first one writes a `health/alerts`
+            text (step, epoch, what went bad, the last finite values) and warns;
+            `"stop"` also stops training like `keras.callbacks.TerminateOnNaN`. Needs
+            per-batch hooks, so Keras' asynchronous batch dispatch (JAX, torch) is off.
+        write_text: Write the model summary, the compile config (and `hparams`) and run
+            metadata (versions, devices, command line) as text (`run/model_summary`,
+            `run/config`, `run/metadata` in `train/`) when training first begins.
 
     Raises:
         ValueError, TypeError: On an invalid argument, with the value received.
@@ -124,10 +149,21 @@ class TensorBoard(keras.callbacks.Callback):
         layout=None,
         auto_layout=True,
         hparams=None,
+        probe=None,
+        gradient_freq=0,
+        gradient_thresholds=(1e-7, 1e3),
+        activation_freq=0,
+        activation_layers=None,
+        nan_guard=None,
+        write_text=True,
     ):
         super().__init__()
         self.log_dir = v.check_log_dir(log_dir)
-        self.histogram_freq = v.check_int("histogram_freq", histogram_freq)
+        if isinstance(histogram_freq, str):
+            self._histogram_freq = check_freq("histogram_freq", histogram_freq)
+        else:
+            self._histogram_freq = Frequency(epochs=v.check_int("histogram_freq", histogram_freq))
+        self.histogram_freq = histogram_freq
         self.write_graph = v.check_bool("write_graph", write_graph)
         self.write_images = v.check_bool("write_images", write_images)
         self.write_steps_per_second = v.check_bool(
@@ -166,8 +202,11 @@ class TensorBoard(keras.callbacks.Callback):
         self._parts = [EpochScalars(self.write_steps_per_second)]
         if self.write_graph:
             self._parts.append(ModelGraph())
-        if self.histogram_freq:
-            self._parts.append(WeightSummaries(self.histogram_freq, self.write_images))
+        if self._histogram_freq.per_step:
+            self._parts.append(_health.WeightFrequency(
+                self._histogram_freq, WeightSummaries(0, self.write_images)))
+        elif self._histogram_freq:
+            self._parts.append(WeightSummaries(self._histogram_freq.epochs, self.write_images))
         if self.update_freq != "epoch":
             self._parts.append(BatchScalars(self.update_freq, self.write_steps_per_second))
         profiler = profiler_part(self.profile_batch, self.profile_epoch, self.profile_options)
@@ -182,6 +221,8 @@ class TensorBoard(keras.callbacks.Callback):
             self._parts.append(HParamsSession(self._hparams))
         if self.layout or self.auto_layout:
             self._parts.append(ScalarLayout(self.layout, self.auto_layout))
+        self._add_health_parts(probe, gradient_freq, gradient_thresholds, activation_freq,
+                               activation_layers, nan_guard, write_text)
         self._ctx = LogContext(
             writers=WriterPool(
                 self.log_dir, lambda: is_chief(self._ctx.model), "keras_tbx.TensorBoard",
@@ -198,7 +239,37 @@ class TensorBoard(keras.callbacks.Callback):
             self.on_train_batch_end = self._train_batch_end
         # Our batch hooks only queue Python values, so they may run on Keras' dispatch
         # thread; the profiler must run in step with the batches.
-        self.async_safe = profiler is None
+        # Parts whose batch work calls the model (`sync`) must run in step too.
+        self.async_safe = profiler is None and not any(getattr(p, "sync", False) for p in self._batch_parts)
+
+    def _add_health_parts(self, probe, gradient_freq, gradient_thresholds, activation_freq,
+                          activation_layers, nan_guard, write_text):
+        self.gradient_freq = gradient_freq
+        self.activation_freq = activation_freq
+        gradients = check_freq("gradient_freq", gradient_freq)
+        activations = check_freq("activation_freq", activation_freq)
+        self.gradient_thresholds = _health.check_thresholds(gradient_thresholds)
+        self.activation_layers = _health.check_layer_names(activation_layers)
+        self.nan_guard = _health.check_nan_guard(nan_guard)
+        self.write_text = v.check_bool("write_text", write_text)
+        self.probe = _health.check_probe(probe)
+        if self.probe is None and self.sample is not None:
+            self.probe = (self.sample[0], self.sample[1], None)
+        if self.probe is None and (gradients or activations):
+            raise ValueError(
+                "Argument `probe` must be given (a batch (x, y)) when `gradient_freq` or "
+                "`activation_freq` is on and there is no `sample`. Received: probe=None")
+        guard = _health.NanGuard(self.nan_guard) if self.nan_guard else None
+        if gradients:
+            self._parts.append(_health.GradientSummaries(
+                gradients, self.probe, self.gradient_thresholds, guard))
+        if activations:
+            self._parts.append(_health.ActivationSummaries(
+                activations, self.probe[0], self.activation_layers))
+        if guard is not None:
+            self._parts.append(guard)
+        if self.write_text:
+            self._parts.insert(0, RunText(self.hparams))
 
     @property
     def writers(self) -> WriterPool:

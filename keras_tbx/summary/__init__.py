@@ -29,6 +29,23 @@ from keras_tbx.summary._hparams import (
     session_start_pb,
 )
 from keras_tbx.summary._images import image, normalize_images
+from keras_tbx.summary._health import (
+    activation_model,
+    activations,
+    attention_entropy,
+    attention_entropy_from_scores,
+    default_activation_layers,
+    gradient_health,
+    gradient_norms,
+)
+from keras_tbx.summary._text import (
+    compile_config,
+    config_markdown,
+    model_summary_markdown,
+    run_metadata_markdown,
+    text,
+    text_pb,
+)
 from keras_tbx.summary._automatic_layout import automatic_layout
 from keras_tbx.summary._layouts import (
     Category,
@@ -63,7 +80,13 @@ __all__ = [
     "Margin",
     "Multiline",
     "RealInterval",
+    "activation_model",
+    "activations",
+    "attention_entropy",
+    "attention_entropy_from_scores",
     "automatic_layout",
+    "compile_config",
+    "config_markdown",
     "confusion_matrix",
     "confusion_matrix_counts",
     "confusion_matrix_image",
@@ -72,7 +95,10 @@ __all__ = [
     "create_file_writer",
     "custom_scalars",
     "custom_scalars_pb",
+    "default_activation_layers",
     "experiment_pb",
+    "gradient_health",
+    "gradient_norms",
     "histograms_pb",
     "hparams_config",
     "hparams_end",
@@ -86,6 +112,7 @@ __all__ = [
     "merge_layouts",
     "metrics_from_counts",
     "metrics_from_logs",
+    "model_summary_markdown",
     "most_confident_mistakes",
     "most_confused_classes",
     "normalize_hparams",
@@ -100,11 +127,14 @@ __all__ = [
     "pr_curves",
     "pr_curves_pb",
     "prediction_captions",
+    "run_metadata_markdown",
     "scalars",
     "scalars_pb",
     "session_end_pb",
     "session_start_pb",
     "split_metric",
+    "text",
+    "text_pb",
     "weight_image",
     "weight_tag",
 ]
