@@ -1,0 +1,373 @@
+"""Model-analysis images, as arrays: inputs made displayable, feature maps, Grad-CAM heat
+maps and overlays, generated samples and autoencoder reconstructions.
+
+The writers (`input_grid_image`, ...) and the `*_pb` siblings are in `_analysis_write`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from keras_tbx.summary._images import normalize_images
+from keras_tbx.summary._render import image_grid
+
+_ORDERS = ("rgb", "bgr")
+_FORMATS = ("channels_last", "channels_first")
+
+
+def _data_format(data_format, fn):
+    if data_format is None:
+        import keras
+
+        return keras.config.image_data_format()
+    if data_format not in _FORMATS:
+        raise ValueError(f"`{fn}`: argument `data_format` must be None, \"channels_last\" or "
+                         f"\"channels_first\". Received: data_format={data_format!r}")
+    return data_format
+
+
+def _channels_last(images, data_format, fn) -> np.ndarray:
+    a = np.asarray(images)
+    if a.ndim == 3:  # (k, h, w): grayscale whatever the data format
+        return a[..., None]
+    if a.ndim != 4:
+        raise ValueError(f"`{fn}`: argument `images` must be a batch (k, h, w) or (k, h, w, c) "
+                         f"((k, c, h, w) for channels_first). Received shape {a.shape}.")
+    if _data_format(data_format, fn) == "channels_first":
+        a = np.transpose(a, (0, 2, 3, 1))
+    if a.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"`{fn}`: images must have 1, 3 or 4 channels. Received shape {a.shape} "
+                         f"(data_format={_data_format(data_format, fn)!r}).")
+    return a
+
+
+def display_images(images, *, denormalize=None, channel_order="rgb", data_format=None,
+                   value_range=None) -> np.ndarray:
+    """Turns a batch of model inputs back into displayable uint8 images.
+
+    In order: channels are moved last (`data_format`), `denormalize` is undone, the
+    channels are put in RGB order, and the values are mapped to [0, 255]:
+
+    - uint8 data (not denormalized) is kept as it is; bools are 0 / 255;
+    - with `value_range=(lo, hi)`, `lo` is black and `hi` white (values outside clipped);
+    - otherwise a batch within [0, 1] is scaled by 255, one within [-1, 1] is shifted
+      from [-1, 1], and any other range is stretched per image (its min black, its max
+      white; a constant image is mid grey).
+
+    Args:
+        images: `(k, h, w)` grayscale or `(k, h, w, c)` (`(k, c, h, w)` channels_first)
+            with c in {1, 3, 4}.
+        denormalize: None, a callable applied to the channels-last float batch (returns
+            the same shape), or `(mean, std)` (scalars or one per channel, in the data's
+            channel order): `x * std + mean` is shown.
+        channel_order: "rgb", or "bgr" for inputs stored blue first (Caffe-style
+            preprocessing); the third-to-first channels are swapped for display.
+        data_format: "channels_last" / "channels_first"; default
+            `keras.config.image_data_format()`.
+        value_range: Optional `(lo, hi)` of the (denormalized) pixel values.
+
+    Returns:
+        uint8 `(k, h, w, 1)` or `(k, h, w, 3)` (alpha dropped).
+
+    Raises:
+        ValueError: On an unsupported shape or argument.
+
+    Example:
+        >>> x = (np.random.rand(2, 8, 8, 3) - 0.5) / 0.25     # normalized inputs
+        >>> display_images(x, denormalize=(0.5, 0.25)).dtype
+        dtype('uint8')
+    """
+    fn = "display_images"
+    if channel_order not in _ORDERS:
+        raise ValueError(f'`{fn}`: argument `channel_order` must be "rgb" or "bgr". '
+                         f"Received: channel_order={channel_order!r}")
+    a = _channels_last(images, data_format, fn)
+    if a.shape[-1] == 4:
+        a = a[..., :3]
+    if denormalize is not None:
+        a = _denormalize(a.astype(np.float64), denormalize, fn)
+    if channel_order == "bgr" and a.shape[-1] == 3:
+        a = a[..., ::-1]
+    if a.dtype == np.uint8:
+        return np.ascontiguousarray(a)
+    if a.dtype == np.bool_:
+        return a.astype(np.uint8) * 255
+    x = np.nan_to_num(a.astype(np.float64))
+    if value_range is not None:
+        lo, hi = (float(v) for v in value_range)
+        if not hi > lo:
+            raise ValueError(f"`{fn}`: argument `value_range` must be (lo, hi) with lo < hi. "
+                             f"Received: value_range={value_range!r}")
+        x = (x - lo) / (hi - lo)
+    elif x.min(initial=0.0) >= 0.0 and x.max(initial=0.0) <= 1.0:
+        pass
+    elif x.min(initial=0.0) >= -1.0 and x.max(initial=0.0) <= 1.0:
+        x = (x + 1.0) / 2.0
+    else:
+        x = normalize_images(x).astype(np.float64)
+    return np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8)
+
+
+def _denormalize(a, denormalize, fn):
+    if callable(denormalize):
+        out = np.asarray(denormalize(a))
+        if out.shape != a.shape:
+            raise ValueError(f"`{fn}`: argument `denormalize` must return the shape it gets "
+                             f"{a.shape}. Received shape {out.shape}.")
+        return out
+    if not isinstance(denormalize, (tuple, list)) or len(denormalize) != 2:
+        raise TypeError(f"`{fn}`: argument `denormalize` must be None, a callable or "
+                        f"(mean, std). Received: denormalize={denormalize!r}")
+    mean, std = (np.asarray(v, dtype=np.float64).reshape(-1) for v in denormalize)
+    for v in (mean, std):
+        if v.size not in (1, a.shape[-1]):
+            raise ValueError(f"`{fn}`: argument `denormalize` must hold a scalar or one value per "
+                             f"channel ({a.shape[-1]}). Received: denormalize={denormalize!r}")
+    return a * std + mean
+
+
+def input_grid(images, *, denormalize=None, channel_order="rgb", data_format=None, captions=None,
+               value_range=None, cols=None, title=None, tile_size=None) -> np.ndarray:
+    """A captioned grid of model inputs, made displayable by `display_images`.
+
+    Args:
+        images, denormalize, channel_order, data_format, value_range: As `display_images`.
+        captions, cols, title, tile_size: As `keras_tbx.summary.image_grid`.
+
+    Returns:
+        A uint8 `(H, W, 3)` RGB array.
+
+    Example:
+        >>> grid = input_grid(np.random.rand(4, 28, 28), captions=["a", "b", "c", "d"])
+    """
+    shown = display_images(images, denormalize=denormalize, channel_order=channel_order,
+                           data_format=data_format, value_range=value_range)
+    return image_grid(list(shown), captions, cols=cols, title=title, tile_size=tile_size)
+
+
+def get_layer(model, layer_name, fn, arg="layer_name"):
+    """`model.get_layer(layer_name)`, or a ValueError naming the argument and the layers."""
+    try:
+        return model.get_layer(layer_name)
+    except ValueError:
+        names = [layer.name for layer in model.layers]
+        raise ValueError(f"`{fn}`: argument `{arg}` must name a layer of the model ({names}). "
+                         f"Received: {arg}={layer_name!r}") from None
+
+
+def _sub_model(model, layer_name, fn):
+    import keras
+
+    layer = get_layer(model, layer_name, fn)
+    try:
+        return layer, keras.Model(model.inputs, layer.output)
+    except (AttributeError, ValueError, TypeError) as error:
+        raise ValueError(f"`{fn}` needs a Functional or Sequential model with known inputs "
+                         f"(a subclassed model has no layer outputs to tap): {error}") from None
+
+
+def _channels_of(layer, output: np.ndarray) -> np.ndarray:
+    """A 4-D layer output as (k, channels, h, w)."""
+    if getattr(layer, "data_format", "channels_last") == "channels_first":
+        return output
+    return np.transpose(output, (0, 3, 1, 2))
+
+
+def feature_maps(model, layer_name, x, *, max_channels=16) -> np.ndarray:
+    """The output of a conv (or any 4-D) layer on `x`, one normalised map per channel.
+
+    Args:
+        model: A Functional or Sequential Keras model.
+        layer_name: Name of a layer with a 4-D output.
+        x: Model input (a batch).
+        max_channels: The first this many channels are kept.
+
+    Returns:
+        float32 `(k, channels, h, w)` in [0, 1]: each map stretched on its own min and max
+        (a constant map is 0.5). `feature_map_grids` lays them out.
+
+    Raises:
+        ValueError: If the layer is unknown or its output is not 4-D.
+    """
+    from keras import ops
+
+    layer, sub = _sub_model(model, layer_name, "feature_maps")
+    out = np.asarray(ops.convert_to_numpy(sub(x, training=False)))
+    if out.ndim != 4:
+        raise ValueError(f"`feature_maps`: layer {layer_name!r} must have a 4-D output (a conv or "
+                         f"pooling layer). Received output shape {out.shape}.")
+    maps = _channels_of(layer, out)[:, : int(max_channels)]
+    k, c, h, w = maps.shape
+    return normalize_images(maps.reshape(k * c, h, w)).reshape(k, c, h, w)
+
+
+def feature_map_grids(maps, *, title=None) -> list[np.ndarray]:
+    """One grid image per input of `feature_maps`' output (tiles captioned by channel)."""
+    maps = np.asarray(maps)
+    captions = [f"channel {i}" for i in range(maps.shape[1])]
+    return [image_grid(list(per_input), captions, title=title) for per_input in maps]
+
+
+def last_conv_layer(model):
+    """The last layer of `model.layers` whose output is 4-D (Grad-CAM's default layer)."""
+    for layer in reversed(model.layers):
+        shape = getattr(getattr(layer, "output", None), "shape", None)
+        if shape is not None and len(shape) == 4:
+            return layer
+    raise ValueError("`grad_cam`: the model has no layer with a 4-D output (a conv layer); "
+                     "Grad-CAM needs one.")
+
+
+def grad_cam(model, x, *, layer_name=None, class_index=None) -> np.ndarray:
+    """Grad-CAM heat maps (Selvaraju et al., 2017): where the model looked for a class.
+
+    The layer's channels are weighted by the mean gradient of the class score over
+    their positions; the weighted sum is rectified, divided by its maximum (per image)
+    and resized (bilinear) to the input's spatial size. The class score is the model's
+    output as it is (logits or probabilities); for a multi-output model, the first.
+
+    Backend: TensorFlow only (a `tf.GradientTape` over
+    `keras.Model(model.inputs, [layer.output, model.output])`); other backends raise
+    `NotImplementedError`.
+
+    Args:
+        model: A Functional or Sequential classifier with an `(k, classes)` output.
+        x: Input batch (images as the model takes them).
+        layer_name: Layer with a 4-D output; None: the last such layer (`last_conv_layer`).
+        class_index: Class explained: None (the predicted class of each image), an int,
+            or one int per image.
+
+    Returns:
+        float32 `(k, H, W)` in [0, 1] (all 0 where nothing speaks for the class).
+
+    Raises:
+        NotImplementedError: On a backend other than TensorFlow.
+        ValueError: On an unknown layer, a layer whose output is not 4-D, or a bad
+            `class_index`.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise NotImplementedError("`grad_cam` needs the TensorFlow backend (it differentiates with "
+                                  f"tf.GradientTape). Current backend: {keras.backend.backend()!r}")
+    import tensorflow as tf
+
+    layer = last_conv_layer(model) if layer_name is None else get_layer(model, layer_name, "grad_cam")
+    outputs = model.output
+    if isinstance(outputs, dict):
+        outputs = list(outputs.values())
+    if isinstance(outputs, (list, tuple)):
+        outputs = outputs[0]
+    tapped = keras.Model(model.inputs, [layer.output, outputs])
+    with tf.GradientTape() as tape:
+        conv, preds = tapped(x, training=False)
+        if len(preds.shape) != 2:
+            raise ValueError(f"`grad_cam` needs a (batch, classes) output. Received {preds.shape}.")
+        k = int(preds.shape[0])
+        classes = tf.argmax(preds, axis=-1) if class_index is None else \
+            tf.constant(np.broadcast_to(np.asarray(class_index, np.int64), (k,)))
+        if class_index is not None and not 0 <= int(np.max(classes)) < preds.shape[-1]:
+            raise ValueError(f"`grad_cam`: argument `class_index` must be in [0, {preds.shape[-1]}). "
+                             f"Received: class_index={class_index!r}")
+        score = tf.gather(preds, classes, axis=1, batch_dims=1)
+    grads = tape.gradient(score, conv)
+    if len(conv.shape) != 4:
+        raise ValueError(f"`grad_cam`: layer {layer.name!r} must have a 4-D output. "
+                         f"Received shape {tuple(conv.shape)}.")
+    conv, grads = (_channels_of(layer, np.asarray(t, np.float64)) for t in (conv, grads))
+    weights = grads.mean(axis=(2, 3))  # (k, c)
+    cam = np.maximum(np.einsum("kc,kchw->khw", weights, conv), 0.0)
+    peak = cam.max(axis=(1, 2), keepdims=True)
+    cam = np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
+    size = _spatial_size(model, x)
+    if cam.shape[1:] != size:
+        cam = tf.image.resize(cam[..., None], size, method="bilinear").numpy()[..., 0]
+    return np.clip(cam, 0.0, 1.0).astype(np.float32)
+
+
+def _spatial_size(model, x) -> tuple[int, int]:
+    shape = np.shape(x[0] if isinstance(x, (list, tuple)) else x)
+    if len(shape) == 3:
+        return tuple(shape[1:3])
+    first = getattr(model.layers[0], "data_format", None) if model.layers else None
+    fmt = first or _data_format(None, "grad_cam")
+    return tuple(shape[2:4]) if fmt == "channels_first" else tuple(shape[1:3])
+
+
+def _resize_nearest(a: np.ndarray, height: int, width: int) -> np.ndarray:
+    rows = np.arange(height) * a.shape[0] // height
+    cols = np.arange(width) * a.shape[1] // width
+    return a[rows[:, None], cols[None, :]]
+
+
+def grad_cam_overlay(images, heatmaps, alpha=0.4, *, colormap="jet", **display) -> np.ndarray:
+    """Heat maps coloured with `colormap` and blended over the images.
+
+    Args:
+        images: Images as `display_images` takes them (its keyword arguments in
+            `display`: `denormalize`, `channel_order`, `data_format`, `value_range`).
+        heatmaps: `(k, h, w)` in [0, 1] (e.g. from `grad_cam`); resized (nearest) to the
+            images when their sizes differ.
+        alpha: Weight of the heat map colour, in [0, 1].
+        colormap: A matplotlib colormap name.
+
+    Returns:
+        uint8 `(k, h, w, 3)`: `(1 - alpha) * image + alpha * colour`.
+    """
+    import matplotlib
+
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"`grad_cam_overlay`: argument `alpha` must be in [0, 1]. Received: alpha={alpha!r}")
+    shown = display_images(images, **display)
+    if shown.shape[-1] == 1:
+        shown = np.repeat(shown, 3, axis=-1)
+    maps = np.asarray(heatmaps, np.float64)
+    if maps.shape[0] != shown.shape[0] or maps.ndim != 3:
+        raise ValueError(f"`grad_cam_overlay`: argument `heatmaps` must be (k, h, w) with one map "
+                         f"per image ({shown.shape[0]}). Received shape {maps.shape}.")
+    lut = np.round(matplotlib.colormaps[colormap](np.linspace(0, 1, 256))[:, :3] * 255)
+    out = np.empty(shown.shape, np.uint8)
+    for i, (img, heat) in enumerate(zip(shown, maps)):
+        heat = _resize_nearest(heat, *img.shape[:2]) if heat.shape != img.shape[:2] else heat
+        colour = lut[np.clip(np.round(heat * 255), 0, 255).astype(np.intp)]
+        out[i] = np.clip(np.round((1 - alpha) * img + alpha * colour), 0, 255).astype(np.uint8)
+    return out
+
+
+def generated_samples(model_or_fn, noise, **display) -> np.ndarray:
+    """Outputs of a generator on a fixed input (keep `noise` fixed to compare epochs).
+
+    Args:
+        model_or_fn: A Keras model or any callable mapping `noise` to images.
+        noise: Its input (e.g. `np.random.default_rng(0).normal(size=(16, 64))`).
+        **display: `display_images` keyword arguments for the outputs.
+
+    Returns:
+        uint8 images as `display_images` returns them.
+    """
+    from keras import ops
+
+    call = model_or_fn
+    if hasattr(model_or_fn, "predict_on_batch"):
+        def call(z):
+            return model_or_fn(z, training=False)
+    return display_images(np.asarray(ops.convert_to_numpy(call(noise))), **display)
+
+
+def reconstructions(model, x, **display) -> np.ndarray:
+    """Each input next to the model's reconstruction of it (an autoencoder's output has
+    the input's shape): uint8 `(k, h, 2 * w + 2, c)`, a 2-pixel white gap between them.
+
+    Raises:
+        ValueError: If the output shape is not the input's.
+    """
+    from keras import ops
+
+    out = np.asarray(ops.convert_to_numpy(model(x, training=False)))
+    if out.shape != np.shape(x):
+        raise ValueError(f"`reconstructions` needs an output shaped as the input {np.shape(x)}. "
+                         f"Received output shape {out.shape}.")
+    both = display_images(np.concatenate([np.asarray(x), out]), **display)
+    inputs, outputs = both[: len(out)], both[len(out):]
+    gap = np.full(inputs.shape[:2] + (2,) + inputs.shape[3:], 255, np.uint8)
+    return np.concatenate([inputs, gap, outputs], axis=2)
