@@ -3,16 +3,24 @@
 Everything keras_tbx writes goes through `RunWriter.write_pb` (a `Summary` proto at a
 step) or `RunWriter.add_scalars` (buffered, flushed in one compiled call). A failure to
 write warns once per `WriterPool` and never raises into the training loop.
+
+Nothing written is lost when training stops abnormally: every writer with unflushed
+events is flushed by a background thread once it has been idle for `IDLE_FLUSH_SECONDS`
+(an exception or `KeyboardInterrupt` escaping `fit()`, where Keras calls no callback), and
+at interpreter exit (`atexit`). A SIGKILL loses at most what was written since the last
+flush (every epoch end, or `IDLE_FLUSH_SECONDS` of idleness).
 """
 
 from __future__ import annotations
 
+import atexit
 import glob
 import logging
 import os
 import threading
 import time
 import warnings
+import weakref
 
 from keras_tbx.summary._scalars import scalars_pb
 
@@ -24,6 +32,19 @@ MAX_PENDING = 256
 MAX_PENDING_SECONDS = 5.0
 # Up to this many pending events are written eagerly; more go through one compiled call.
 _EAGER_LIMIT = 4
+# A writer with unflushed events and no write for this long is flushed in the background.
+IDLE_FLUSH_SECONDS = 5.0
+
+
+def _is_io_error(error) -> bool:
+    """Whether `error` says the event file cannot be written (as opposed to a bad summary)."""
+    if isinstance(error, OSError):
+        return True
+    import tensorflow as tf
+
+    return isinstance(error, tf.errors.OpError) and not isinstance(
+        error, (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError)
+    )
 
 
 class RunWriter:
@@ -41,14 +62,21 @@ class RunWriter:
         self._pending = []  # (step, serialized Summary)
         self._last_write = time.monotonic()
         self._lock = threading.RLock()
+        self._dirty = False  # written since the last flush
+        self._last_activity = time.monotonic()
+        self._broken = False  # an I/O error since the last flush: writes are dropped
         self.scalar_tags = set()  # every scalar tag written, for the automatic layout
+        _watch(self)
 
     def _file_writer(self):
+        if self._broken:
+            raise OSError("writing is suspended until the next flush after an I/O error")
         if self._writer is None:
             import tensorflow as tf
 
             self._writer = tf.summary.create_file_writer(self.path)
             self._write_many = None
+        self._dirty, self._last_activity = True, time.monotonic()
         return self._writer
 
     def write_pb(self, summary, step: int) -> None:
@@ -86,6 +114,7 @@ class RunWriter:
         self.scalar_tags.update(values)
         with self._lock:
             self._pending.append((int(step), blob))
+            self._dirty, self._last_activity = True, time.monotonic()
             if (
                 len(self._pending) >= MAX_PENDING
                 or time.monotonic() - self._last_write >= MAX_PENDING_SECONDS
@@ -123,6 +152,10 @@ class RunWriter:
             self._flush_pending()
             if self._writer is not None:
                 self._guard(self._flush_and_check)
+            self._dirty = False
+            # After an I/O error, the next write tries again in a new event file: at most
+            # one new file per flush (epoch) while the fault lasts.
+            self._broken = False
 
     def _flush_and_check(self) -> None:
         self._writer.flush()
@@ -145,7 +178,67 @@ class RunWriter:
         try:
             fn(*args)
         except Exception as e:  # noqa: BLE001 - logging must never stop training
+            if self._broken:
+                return  # already reported; nothing reaches the disk until the next flush
+            if _is_io_error(e) and self._writer is not None:
+                # TensorFlow's writer stays failed after an I/O error (a full disk): drop
+                # it, so that writing resumes in a new event file once the fault clears.
+                writer, self._writer, self._write_many = self._writer, None, None
+                self._broken = True
+                try:
+                    writer.close()
+                except Exception:  # noqa: BLE001, S110 - the file is already failing
+                    pass
             self._report(self.path, e)
+
+    def _flush_if_idle(self, now: float) -> None:
+        if self._dirty and now - self._last_activity >= IDLE_FLUSH_SECONDS:
+            if self._lock.acquire(blocking=False):  # never wait on a busy writer
+                try:
+                    self.flush()
+                finally:
+                    self._lock.release()
+
+
+# Writers with an open event file, flushed when idle and at exit (see the module docstring).
+_live = weakref.WeakSet()
+_live_lock = threading.Lock()
+_flusher = None
+_exiting = False
+
+
+def _watch(writer: RunWriter) -> None:
+    global _flusher
+    with _live_lock:
+        _live.add(writer)
+        if _flusher is None:
+            # Registered after TensorFlow's import, so it runs before TensorFlow's own
+            # exit handlers (atexit is last-in, first-out).
+            atexit.register(_flush_all_at_exit)
+            _flusher = threading.Thread(target=_flush_idle_forever, name="keras_tbx-flush", daemon=True)
+            _flusher.start()
+
+
+def _flush_idle_forever() -> None:
+    while not _exiting:
+        time.sleep(min(1.0, IDLE_FLUSH_SECONDS / 4))
+        now = time.monotonic()
+        with _live_lock:
+            writers = list(_live)
+        for writer in writers:
+            if _exiting:
+                return
+            writer._flush_if_idle(now)
+
+
+def _flush_all_at_exit() -> None:
+    global _exiting
+    _exiting = True
+    with _live_lock:
+        writers = list(_live)
+    for writer in writers:
+        if writer._dirty:
+            writer.flush()
 
 
 def _compiled_writer(writer):
