@@ -119,12 +119,14 @@ def check_names(name, value):
     return names
 
 
-def check_sample(value, class_names):
-    """`None` or a pair `(x, y)` of equal length; needs `class_names`."""
+def check_sample(value, class_names, *, standalone=False):
+    """`None` or a pair `(x, y)` of equal length; needs `class_names` unless another
+    feature uses it on its own (`standalone`: analysis images, embeddings)."""
     if value is None:
         return None
-    if class_names is None:
-        _fail("sample", "used together with `class_names`", type(value).__name__)
+    if class_names is None and not standalone:
+        _fail("sample", "used together with `class_names`, `image_freq` or `embeddings_layer_outputs`",
+              type(value).__name__)
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         _fail("sample", "a pair (x, y)", type(value).__name__, TypeError)
     x, y = value

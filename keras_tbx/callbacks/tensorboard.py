@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import keras
 
 from keras_tbx._core import validation as v
@@ -11,7 +9,9 @@ from keras_tbx._core.chief import is_chief, worker_name
 from keras_tbx._core.context import LogContext
 from keras_tbx._core.steps import optimizer_iterations
 from keras_tbx._core.writers import WriterPool
+from keras_tbx.callbacks._analysis import AnalysisImages, check_analysis_args, check_layer_names, epoch_freq
 from keras_tbx.callbacks._classification import Classification
+from keras_tbx.callbacks._embeddings import Embeddings, check_embeddings_metadata
 from keras_tbx.callbacks._hparams import HParamsSession, hparams_spec
 from keras_tbx.callbacks._layouts import ScalarLayout
 from keras_tbx.callbacks._model import ModelGraph, WeightSummaries
@@ -59,9 +59,15 @@ class TensorBoard(keras.callbacks.Callback):
         profile_batch: Optimizer steps to profile: 0 (off), an int, or `(start, stop)`;
             each profiled step gets a step marker. Start after the first steps (tracing,
             warm-up). Traces land in `train/plugins/profile/<time>/`.
-        embeddings_freq: Accepted for compatibility; the Projector export is not
-            implemented yet (a warning says so when it is non-zero).
-        embeddings_metadata: Accepted for compatibility.
+        embeddings_freq: Every how many epochs to export, for TensorBoard's Projector,
+            every `keras.layers.Embedding` matrix (and `embeddings_layer_outputs`) into
+            `train/` (a TF checkpoint, `projector_config.pbtxt`, metadata, sprites; the
+            Projector lists run `<log_dir>/train`). 0: off. Keras writes `.weights.h5`,
+            which the Projector cannot open.
+        embeddings_metadata: Keras' meaning: a dict Embedding layer name -> metadata
+            file path (absolute, or relative to the working directory or to `log_dir`;
+            copied next to the checkpoint), or one path for every layer; also a list of
+            labels (one per row), or a dict layer name -> list of labels.
         class_names: Names of the classes (list of str, a number of classes, or a
             tensorflow-datasets `ClassLabel` / `DatasetInfo`). Turns on the classification
             diagnostics (per-class scalars, confusion matrices, PR curves, counted during
@@ -114,6 +120,26 @@ class TensorBoard(keras.callbacks.Callback):
         write_text: Write the model summary, the compile config (and `hparams`) and run
             metadata (versions, devices, command line) as text (`run/model_summary`,
             `run/config`, `run/metadata` in `train/`) when training first begins.
+        image_freq: Every how many epochs (an int; 0: off) to draw model-analysis images
+            of `sample`'s first `max_images` inputs in `train/` (computed on the chief at
+            epoch end): `analysis/inputs` (once), `analysis/feature_maps/<layer>`,
+            `analysis/grad_cam`, and `analysis/generated` (outputs on `generator_input`,
+            or, for a model whose output has its input's shape, input | reconstruction
+            pairs). Needs `sample` or `generator_input`.
+        feature_map_layers: Layer name(s) with 4-D outputs whose channels are drawn.
+        grad_cam_layer: `"auto"` (the last layer with a 4-D output) or a layer name:
+            Grad-CAM of the predicted class over each input (TensorFlow backend only).
+        denormalize: How inputs were normalised, undone for display: `(mean, std)`
+            (scalars or per channel) or a callable on the channels-last batch.
+        channel_order: `"rgb"`, or `"bgr"` for inputs stored blue first.
+        generator_input: A fixed input (e.g. noise) fed to the model every `image_freq`
+            epochs; its outputs are drawn as images (a generator / decoder).
+        embeddings_layer_outputs: Layer name(s) whose outputs on `sample`'s inputs are
+            exported with `embeddings_freq` as Projector embeddings (a latent space),
+            labelled with `sample`'s classes (`class_names`) and, for image inputs, a
+            sprite of them. Unknown layer names (here and in `feature_map_layers`,
+            `grad_cam_layer`, `embeddings_metadata`) raise `ValueError` when training
+            begins; a failure while drawing or exporting warns once and training goes on.
 
     Raises:
         ValueError, TypeError: On an invalid argument, with the value received.
@@ -156,6 +182,13 @@ class TensorBoard(keras.callbacks.Callback):
         activation_layers=None,
         nan_guard=None,
         write_text=True,
+        image_freq=0,
+        feature_map_layers=None,
+        grad_cam_layer=None,
+        denormalize=None,
+        channel_order="rgb",
+        generator_input=None,
+        embeddings_layer_outputs=None,
     ):
         super().__init__()
         self.log_dir = v.check_log_dir(log_dir)
@@ -173,10 +206,11 @@ class TensorBoard(keras.callbacks.Callback):
         self.profile_batch = v.check_profile_batch(profile_batch)
         self.profile_epoch = v.check_profile_epoch(profile_epoch, self.profile_batch)
         self.profile_options = v.check_profile_options("profile_options", profile_options)
-        self.embeddings_freq = v.check_int("embeddings_freq", embeddings_freq)
-        self.embeddings_metadata = embeddings_metadata
+        self.embeddings_freq = epoch_freq("embeddings_freq", embeddings_freq)
+        self.embeddings_metadata = check_embeddings_metadata(embeddings_metadata)
         self.class_names = v.check_names("class_names", class_names)
-        self.sample = v.check_sample(sample, self.class_names)
+        self.sample = v.check_sample(sample, self.class_names, standalone=bool(
+            image_freq or embeddings_layer_outputs is not None))
         self.max_images = v.check_int("max_images", max_images, minimum=1)
         if classification_output is not None and (
             isinstance(classification_output, bool) or not isinstance(classification_output, (str, int))
@@ -192,12 +226,6 @@ class TensorBoard(keras.callbacks.Callback):
         self.auto_layout = v.check_bool("auto_layout", auto_layout)
         self._hparams = hparams_spec(hparams)
         self.hparams = None if self._hparams is None else dict(self._hparams.values)
-        if self.embeddings_freq:
-            warnings.warn(
-                "keras_tbx.TensorBoard does not export embeddings yet; "
-                "`embeddings_freq` is ignored.",
-                stacklevel=2,
-            )
 
         self._parts = [EpochScalars(self.write_steps_per_second)]
         if self.write_graph:
@@ -223,6 +251,8 @@ class TensorBoard(keras.callbacks.Callback):
             self._parts.append(ScalarLayout(self.layout, self.auto_layout))
         self._add_health_parts(probe, gradient_freq, gradient_thresholds, activation_freq,
                                activation_layers, nan_guard, write_text)
+        self._add_analysis_parts(image_freq, feature_map_layers, grad_cam_layer, denormalize,
+                                 channel_order, generator_input, embeddings_layer_outputs)
         self._ctx = LogContext(
             writers=WriterPool(
                 self.log_dir, lambda: is_chief(self._ctx.model), "keras_tbx.TensorBoard",
@@ -270,6 +300,31 @@ class TensorBoard(keras.callbacks.Callback):
             self._parts.append(guard)
         if self.write_text:
             self._parts.insert(0, RunText(self.hparams))
+
+    def _add_analysis_parts(self, image_freq, feature_map_layers, grad_cam_layer, denormalize,
+                            channel_order, generator_input, embeddings_layer_outputs):
+        args = check_analysis_args(
+            image_freq=image_freq, sample=self.sample, feature_map_layers=feature_map_layers,
+            grad_cam_layer=grad_cam_layer, denormalize=denormalize, channel_order=channel_order,
+            generator_input=generator_input)
+        self.image_freq, self.feature_map_layers = args["image_freq"], args["feature_map_layers"]
+        self.grad_cam_layer, self.generator_input = grad_cam_layer, args["generator_input"]
+        self.denormalize, self.channel_order = denormalize, channel_order
+        self.embeddings_layer_outputs = check_layer_names("embeddings_layer_outputs", embeddings_layer_outputs)
+        if self.embeddings_layer_outputs and (not self.embeddings_freq or self.sample is None):
+            raise ValueError("Argument `embeddings_layer_outputs` needs `embeddings_freq` > 0 and "
+                             f"`sample=(x, y)`. Received: embeddings_layer_outputs={embeddings_layer_outputs!r}")
+        display = {"denormalize": denormalize, "channel_order": channel_order}
+        if self.image_freq:
+            self._parts.append(AnalysisImages(
+                self.image_freq, sample=self.sample, max_images=self.max_images,
+                feature_map_layers=self.feature_map_layers, grad_cam_layer=grad_cam_layer,
+                generator_input=self.generator_input, class_names=self.class_names, **display))
+        if self.embeddings_freq:
+            self._parts.append(Embeddings(
+                self.embeddings_freq, metadata=self.embeddings_metadata, log_dir=self.log_dir,
+                layer_outputs=self.embeddings_layer_outputs, sample=self.sample,
+                class_names=self.class_names, display=display))
 
     @property
     def writers(self) -> WriterPool:

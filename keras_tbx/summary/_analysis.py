@@ -155,12 +155,18 @@ def get_layer(model, layer_name, fn, arg="layer_name"):
                          f"Received: {arg}={layer_name!r}") from None
 
 
+def model_inputs(model):
+    """`model.inputs`, unwrapped when there is one input (so a tensor matches its structure)."""
+    inputs = model.inputs
+    return inputs[0] if isinstance(inputs, (list, tuple)) and len(inputs) == 1 else inputs
+
+
 def _sub_model(model, layer_name, fn):
     import keras
 
     layer = get_layer(model, layer_name, fn)
     try:
-        return layer, keras.Model(model.inputs, layer.output)
+        return layer, keras.Model(model_inputs(model), layer.output)
     except (AttributeError, ValueError, TypeError) as error:
         raise ValueError(f"`{fn}` needs a Functional or Sequential model with known inputs "
                          f"(a subclassed model has no layer outputs to tap): {error}") from None
@@ -258,7 +264,7 @@ def grad_cam(model, x, *, layer_name=None, class_index=None) -> np.ndarray:
         outputs = list(outputs.values())
     if isinstance(outputs, (list, tuple)):
         outputs = outputs[0]
-    tapped = keras.Model(model.inputs, [layer.output, outputs])
+    tapped = keras.Model(model_inputs(model), [layer.output, outputs])
     with tf.GradientTape() as tape:
         conv, preds = tapped(x, training=False)
         if len(preds.shape) != 2:
