@@ -152,7 +152,7 @@ def activation_model(model, layer_names):
         raise ValueError(
             f"Cannot read activations of layers {list(layer_names)!r} of model {model.name!r}: "
             f"it needs a Functional or Sequential model that knows those layers ({e})") from e
-    if not inputs:
+    if not model.inputs:
         raise ValueError(f"Model {model.name!r} has no symbolic inputs; activations need a "
                          "Functional or Sequential model built with `keras.Input`.")
     return keras.Model(inputs, outputs)
