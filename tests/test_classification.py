@@ -111,7 +111,7 @@ def test_confusion_and_pr_counts_match_sklearn(log_dir):
     xv, _ = tiny_data(n=60, seed=1)
     model.fit(x, y, validation_data=(xv, yv), epochs=1, batch_size=16, verbose=0, callbacks=[tb])
     part = part_of(tb)
-    train, val = part._counts["train"].read(), part._validation
+    train, val = part.last_counts["train"], part._validation
     assert train["confusion"].sum() == 120 and val["confusion"].sum() == 60  # every example once
     probs = model.predict(xv, verbose=0)
     expected = confusion_matrix(yv, probs.argmax(-1), labels=[0, 1, 2])
@@ -194,7 +194,7 @@ def test_labels_out_of_range_warn_once_and_are_not_counted(log_dir):
         model.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[tb])
     ours = [w for w in caught if "outside [0, 3)" in str(w.message)]
     assert len(ours) == 1
-    assert part_of(tb)._counts["train"].read()["confusion"].sum() == 91
+    assert part_of(tb).last_counts["train"]["confusion"].sum() == 91
 
 
 def test_the_model_is_left_as_it_was(log_dir):

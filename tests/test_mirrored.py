@@ -36,7 +36,7 @@ SCRIPT = textwrap.dedent(
     part = next(p for p in tb._parts if isinstance(p, Classification))
     out = {{
         "replicas": strategy.num_replicas_in_sync,
-        "train_total": float(part._counts["train"].read()["confusion"].sum()),
+        "train_total": float(part.last_counts["train"]["confusion"].sum()),
         "val_confusion": part._validation["confusion"].tolist(),
         "predicted": np.argmax(model.predict(xv, verbose=0), -1).tolist(),
         "loss": history.history["loss"],

@@ -64,6 +64,7 @@ class Classification(Part):
         self._hook = None
         self._counts = {}
         self._validation = None
+        self.last_counts = {}
         self._executor = None
         self._warned = set()
 
@@ -94,6 +95,8 @@ class Classification(Part):
                 }
             self._hook = Hook(self._counts, self._select)
         self._hook.install(model)
+        for counts in self._counts.values():
+            counts.reset_state()  # from here on each read leaves them reset
         if self._executor is None:
             self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="keras_tbx")
 
@@ -130,20 +133,18 @@ class Classification(Part):
         return y, y_pred, sample_weight
 
     # -- events ---------------------------------------------------------------------
+    # Counts are reset at train begin and by every read, so an epoch's (or a validation
+    # pass's) counts are exactly what its steps added.
     def epoch_begin(self, ctx: LogContext, epoch: int) -> None:
-        self._counts["train"].reset_state()
         self._validation = None
-
-    def test_begin(self, ctx: LogContext) -> None:
-        if self._counts:
-            self._counts["validation"].reset_state()
 
     def test_end(self, ctx: LogContext, logs: dict) -> None:
         if self._counts:
-            self._validation = self._counts["validation"].read()
+            self._validation = self._counts["validation"].read_and_reset()
 
     def epoch_end(self, ctx: LogContext, epoch: int, logs: dict) -> None:
-        results = {"train": self._counts["train"].read(), "validation": self._validation}
+        results = {"train": self._counts["train"].read_and_reset(), "validation": self._validation}
+        self.last_counts = results  # what this epoch wrote, kept for inspection
         sample = self._predict_sample(ctx)
         if not ctx.writers.chief:
             return
