@@ -1,0 +1,153 @@
+"""What training-health logging costs an epoch: gradients, activations and weight histograms
+at every epoch and every N steps, against a plain fit and Keras' `histogram_freq=1`.
+
+Same workload, method and helpers as ``bench_callbacks.py`` (tiny CNN on 2048 synthetic
+28x28x1 samples, batch 32 = 64 steps per epoch; a fresh process per (config, round), one
+untimed warm-up epoch, interleaved rounds, medians). The probe is the first 32 samples.
+
+Configs:
+
+* ``plain``: no callback. ``keras_hist``: ``keras.callbacks.TensorBoard(histogram_freq=1)``.
+* ``tbx_hist``: ``keras_tbx.TensorBoard(histogram_freq=1)``.
+* ``tbx_health_epoch``: ``histogram_freq=1, gradient_freq=1, activation_freq=1`` (every epoch).
+* ``tbx_health_steps``: the same three every 16 steps (4 times an epoch, batch hooks on).
+* ``tbx_nan_guard``: ``nan_guard="warn"`` alone (a finite check of every batch's logs).
+
+Usage: ``python benchmarks/bench_health.py [--rounds 3] [--epochs 3] [--configs a,b|all]
+[--quick]``; writes ``benchmarks/results/health.md`` and ``health.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from bench_callbacks import machine, run_rounds, summarize, time_hooks  # noqa: E402
+
+SAMPLES, BATCH, WARMUP_EPOCHS, PROBE = 2048, 32, 1, 32
+STEPS = SAMPLES // BATCH
+HEALTH = ("histogram_freq", "gradient_freq", "activation_freq")
+# config -> (callback kind, kwargs); "probe" is filled in by the worker.
+CONFIGS = {
+    "plain": None,
+    "keras_hist": ("keras", {"histogram_freq": 1}),
+    "tbx_hist": ("tbx", {"histogram_freq": 1}),
+    "tbx_health_epoch": ("tbx", dict.fromkeys(HEALTH, 1)),
+    "tbx_health_steps": ("tbx", dict.fromkeys(HEALTH, "16 steps")),
+    "tbx_nan_guard": ("tbx", {"nan_guard": "warn"}),
+}
+
+
+def worker(config, epochs):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import numpy as np
+
+    import keras_tbx
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.random((SAMPLES, 28, 28, 1), dtype=np.float32)
+    y = rng.integers(0, 10, SAMPLES)
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Conv2D(8, 3, activation="relu"), keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(16, 3, activation="relu"), keras.layers.MaxPooling2D(),
+        keras.layers.Flatten(), keras.layers.Dense(32, activation="relu"),
+        keras.layers.Dense(10),
+    ])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    clock, starts, ends = {"self": 0.0}, [], []
+    now = lambda: (time.perf_counter(), time.process_time(), clock["self"])  # noqa: E731
+    begin = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: starts.append(now()))
+    end = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: ends.append(now()))
+    with tempfile.TemporaryDirectory(prefix="bench_health_") as log_dir:
+        callbacks = []
+        if CONFIGS[config] is not None:
+            kind, kwargs = CONFIGS[config]
+            if kind == "keras":
+                tb = keras.callbacks.TensorBoard(log_dir, **kwargs)
+            else:
+                probe = (x[:PROBE], y[:PROBE]) if any(k in kwargs for k in HEALTH[1:]) else None
+                tb = keras_tbx.TensorBoard(log_dir, probe=probe, **kwargs)
+            time_hooks(tb, clock)
+            callbacks = [tb]
+        fit = dict(batch_size=BATCH, verbose=0, callbacks=[begin, *callbacks, end])
+        model.fit(x, y, epochs=WARMUP_EPOCHS, **fit)
+        starts.clear(), ends.clear(), clock.update(dict.fromkeys(clock, 0.0))
+        model.fit(x, y, epochs=epochs, **fit)
+        log_bytes = sum(os.path.getsize(os.path.join(d, f))
+                        for d, _, files in os.walk(log_dir) for f in files)
+    epoch_s, cpu_s, self_s = ([e[i] - s[i] for s, e in zip(starts, ends)] for i in range(3))
+    print(json.dumps({"config": config, "epoch_s": epoch_s, "cpu_s": cpu_s, "self_s": self_s,
+                      "median_epoch_s": statistics.median(epoch_s),
+                      "median_cpu_s": statistics.median(cpu_s),
+                      "median_self_s": statistics.median(self_s), "log_bytes": log_bytes,
+                      "hooks_s": {k: v / epochs for k, v in clock.items() if k != "self"}}))
+
+
+def render(info, args, rows):
+    f = lambda v, spec: "n/a" if v is None else format(v, spec)  # noqa: E731
+    out = [f"# Training-health logging cost ({info['date']})", "",
+           f"- machine: {info['nproc']} CPUs, {info['cpu']}; Python {info['python']}; "
+           f"load average {info['load_before']:.2f} before, {info['load_after']:.2f} after",
+           f"- tensorflow {info['tensorflow']}, keras {info['keras']}, keras_tbx {info['keras-tbx']}",
+           f"- workload: tiny CNN, {SAMPLES} samples, batch {BATCH} = {STEPS} steps/epoch, probe "
+           f"{PROBE} samples; {WARMUP_EPOCHS} warm-up + {args.epochs} timed epochs per run; "
+           f"{args.rounds} interleaved round(s), fresh process per run", "",
+           "| config | epoch ms | min-max | x plain | overhead ms/epoch | CPU overhead ms "
+           "| self ms/epoch | log KB |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for c, r in rows.items():
+        out.append(f"| {c} | {r['epoch_ms']:.1f} | {r['min_ms']:.0f}-{r['max_ms']:.0f} | "
+                   f"{f(r['ratio'], '.3f')} | {f(r['overhead_ms'], '+.1f')} | "
+                   f"{f(r['cpu_overhead_ms'], '+.1f')} | {r['self_ms']:.2f} | {r['log_kb']:.1f} |")
+    out += ["", "Callback self time by hook (ms per epoch):", ""]
+    for c, r in rows.items():
+        if r["hooks_ms"]:
+            out.append(f"- {c}: " + ", ".join(
+                f"{h} {ms:.2f}" for h, ms in sorted(r["hooks_ms"].items(), key=lambda kv: -kv[1])))
+    return "\n".join(out) + "\n"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--configs", default="all", help=f"comma-separated or 'all' ({','.join(CONFIGS)})")
+    p.add_argument("--quick", action="store_true", help="1 round, a smoke test")
+    p.add_argument("--worker", metavar="CONFIG", help=argparse.SUPPRESS)
+    p.add_argument("--out", default=os.path.join(HERE, "results"))
+    args = p.parse_args()
+    if args.worker:
+        return worker(args.worker, args.epochs)
+    if args.quick:
+        args.rounds = 1
+    configs = list(CONFIGS) if args.configs == "all" else [
+        c.strip() for c in args.configs.split(",") if c.strip()]
+    unknown = set(configs) - set(CONFIGS)
+    if unknown:
+        p.error(f"unknown configs {sorted(unknown)}; known: {', '.join(CONFIGS)}")
+    load_before = os.getloadavg()[0]
+    runs = run_rounds(configs, args.rounds, args.epochs, script=__file__)
+    info = dict(machine(), load_before=load_before)
+    rows, _ = summarize(runs, configs)
+    table = render(info, args, rows)
+    print(table)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "health.md"), "w") as fh:
+        fh.write(table)
+    with open(os.path.join(args.out, "health.json"), "w") as fh:
+        json.dump({"machine": info, "rounds": args.rounds, "epochs": args.epochs,
+                   "steps_per_epoch": STEPS, "summary": rows, "runs": runs}, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
