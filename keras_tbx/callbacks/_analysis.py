@@ -109,9 +109,9 @@ class AnalysisImages(Part):
                                  '4-D output (a conv layer). Received: grad_cam_layer="auto"') from None
         elif self.grad_cam_layer is not None:
             get_layer(model, self.grad_cam_layer, "keras_tbx.TensorBoard", "grad_cam_layer")
-        output = getattr(model, "output", None)
+        outputs = getattr(model, "outputs", None) or [None]
         self._reconstruct = (self.generator_input is None and self.x is not None and self.x.ndim >= 3
-                             and tuple(getattr(output, "shape", ())[1:]) == self.x.shape[1:])
+                             and tuple(getattr(outputs[0], "shape", ())[1:]) == self.x.shape[1:])
 
     def epoch_end(self, ctx: LogContext, epoch: int, logs: dict) -> None:
         if not self.freq or epoch % self.freq or not ctx.writers.chief:

@@ -13,6 +13,7 @@ from keras_tbx.summary._render import image_grid
 
 _ORDERS = ("rgb", "bgr")
 _FORMATS = ("channels_last", "channels_first")
+_SLACK = 1e-3  # float error allowed at the edges of [0, 1] / [-1, 1] (e.g. after denormalize)
 
 
 def _data_format(data_format, fn):
@@ -51,7 +52,7 @@ def display_images(images, *, denormalize=None, channel_order="rgb", data_format
     - uint8 data (not denormalized) is kept as it is; bools are 0 / 255;
     - with `value_range=(lo, hi)`, `lo` is black and `hi` white (values outside clipped);
     - otherwise a batch within [0, 1] is scaled by 255, one within [-1, 1] is shifted
-      from [-1, 1], and any other range is stretched per image (its min black, its max
+      from [-1, 1] (both to 1e-3, then clipped), and any other range is stretched per image (its min black, its max
       white; a constant image is mid grey).
 
     Args:
@@ -99,9 +100,9 @@ def display_images(images, *, denormalize=None, channel_order="rgb", data_format
             raise ValueError(f"`{fn}`: argument `value_range` must be (lo, hi) with lo < hi. "
                              f"Received: value_range={value_range!r}")
         x = (x - lo) / (hi - lo)
-    elif x.min(initial=0.0) >= 0.0 and x.max(initial=0.0) <= 1.0:
+    elif x.min(initial=0.0) >= -_SLACK and x.max(initial=0.0) <= 1.0 + _SLACK:
         pass
-    elif x.min(initial=0.0) >= -1.0 and x.max(initial=0.0) <= 1.0:
+    elif x.min(initial=0.0) >= -1.0 - _SLACK and x.max(initial=0.0) <= 1.0 + _SLACK:
         x = (x + 1.0) / 2.0
     else:
         x = normalize_images(x).astype(np.float64)
@@ -259,11 +260,7 @@ def grad_cam(model, x, *, layer_name=None, class_index=None) -> np.ndarray:
     import tensorflow as tf
 
     layer = last_conv_layer(model) if layer_name is None else get_layer(model, layer_name, "grad_cam")
-    outputs = model.output
-    if isinstance(outputs, dict):
-        outputs = list(outputs.values())
-    if isinstance(outputs, (list, tuple)):
-        outputs = outputs[0]
+    outputs = model.outputs[0]  # `model.output` is undefined on a Sequential model never called
     tapped = keras.Model(model_inputs(model), [layer.output, outputs])
     with tf.GradientTape() as tape:
         conv, preds = tapped(x, training=False)
