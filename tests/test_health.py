@@ -218,3 +218,24 @@ def test_gradient_failure_warns_once_and_training_goes_on(log_dir):
 def test_bad_health_arguments_raise_in_the_constructor(log_dir, kwargs, error, match):
     with pytest.raises(error, match=match):
         keras_tbx.TensorBoard(log_dir, **kwargs)
+
+
+def test_histograms_pb_counts_like_tensorboard():
+    from tensorboard.plugins.histogram.summary_v2 import histogram_pb
+
+    from keras_tbx.summary import histograms_pb
+
+    rng = np.random.default_rng(0)
+    for data in (rng.normal(size=5000), np.arange(10.0), np.ones(4), np.array([-3.0, 2, 2, 7]), np.zeros(0)):
+        assert histograms_pb([("t", data)]) == histogram_pb("t", data)
+
+
+def test_probe_caches_do_not_keep_models_alive():
+    from keras_tbx.summary import _health
+
+    x, y = tiny_data(n=8)
+    model = tiny_model()
+    _health.gradient_norms(model, x, y)
+    [compiled] = _health._GRADIENT_FUNCTIONS[model].values()
+    cells = [c.cell_contents for c in compiled.python_function.__closure__]
+    assert not any(c is model for c in cells)  # a weak reference only: sweeps do not leak models

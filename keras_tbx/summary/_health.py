@@ -7,6 +7,7 @@ Gradients and activations are computed with the TensorFlow backend (`tf.Gradient
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 
@@ -26,6 +27,38 @@ def _layer_of_variables(model) -> dict:
 
 def _variable_path(var) -> str:
     return (getattr(var, "path", None) or var.name).replace(":", "_")
+
+
+_GRADIENT_FUNCTIONS = weakref.WeakKeyDictionary()  # model -> {(training, n vars): tf.function}
+
+
+def _gradient_function(model, variables, training):
+    """A compiled `(x, y, sample_weight) -> (loss, gradients)` for `model`, cached per model
+    (one trace per probe shape; the variables are read when called, not when traced)."""
+    import tensorflow as tf
+    from keras.src import backend
+
+    cache = _GRADIENT_FUNCTIONS.setdefault(model, {})
+    key = (training, tuple(id(v) for v in variables))
+    if key not in cache:
+        ref = weakref.ref(model)  # no strong reference from the cache to its key
+
+        @tf.function(reduce_retracing=True)
+        def compute(x, y, sample_weight):
+            model = ref()
+            values = [tf.convert_to_tensor(v.value) for v in variables]
+            with tf.GradientTape() as tape:
+                tape.watch(values)
+                with backend.StatelessScope(state_mapping=list(zip(variables, values)),
+                                            collect_losses=True):
+                    y_pred = model(x, training=training)
+                    loss = model._compute_loss(x, y, y_pred, sample_weight=sample_weight,
+                                               training=training)
+            return loss, tape.gradient(loss, values)
+
+        cache.clear()  # trainable weights changed (e.g. layers frozen): drop the old trace
+        cache[key] = compute
+    return cache[key]
 
 
 def gradient_norms(model, x, y, *, sample_weight=None, training=True) -> dict:
@@ -56,18 +89,11 @@ def gradient_norms(model, x, y, *, sample_weight=None, training=True) -> dict:
         trainable weights the loss does not depend on; left out of the norms).
     """
     import tensorflow as tf
-    from keras.src import backend
 
     variables = list(model.trainable_variables)
     if not variables:
         raise ValueError(f"Model {model.name!r} has no trainable weights: no gradients to compute.")
-    values = [tf.convert_to_tensor(v.value) for v in variables]
-    with tf.GradientTape() as tape:
-        tape.watch(values)
-        with backend.StatelessScope(state_mapping=list(zip(variables, values)), collect_losses=True):
-            y_pred = model(x, training=training)
-            loss = model._compute_loss(x, y, y_pred, sample_weight=sample_weight, training=training)
-    grads = tape.gradient(loss, values)
+    loss, grads = _gradient_function(model, variables, bool(training))(x, y, sample_weight)
 
     owners = _layer_of_variables(model)
     gradients, weight_norms, disconnected, layer_sq = {}, {}, [], {}
@@ -170,6 +196,25 @@ def _input_structure(model):
         return inputs[0] if len(inputs) == 1 else inputs
 
 
+_FORWARD_FUNCTIONS = weakref.WeakKeyDictionary()  # sub-model -> compiled inference call
+
+
+def _forward_function(submodel):
+    """`submodel(x, training=False)`, compiled once per sub-model (TensorFlow backend);
+    the plain call on other backends."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return lambda x: submodel(x, training=False)
+    if submodel not in _FORWARD_FUNCTIONS:
+        import tensorflow as tf
+
+        ref = weakref.ref(submodel)
+        _FORWARD_FUNCTIONS[submodel] = tf.function(
+            lambda x: ref()(x, training=False), reduce_retracing=True)
+    return _FORWARD_FUNCTIONS[submodel]
+
+
 def activations(model, layer_names, x, *, submodel=None) -> dict:
     """Outputs of `layer_names` on `x`, in inference mode (`training=False`), from one
     forward pass.
@@ -185,7 +230,7 @@ def activations(model, layer_names, x, *, submodel=None) -> dict:
     """
     names = list(layer_names)
     sub = submodel if submodel is not None else activation_model(model, names)
-    outputs = sub(x, training=False)
+    outputs = _forward_function(sub)(x)
     if len(names) == 1 and not isinstance(outputs, (list, tuple)):
         outputs = [outputs]
     from keras import ops

@@ -27,7 +27,30 @@ def histograms_pb(arrays, *, buckets: int | None = None):
     summary = summary_pb2.Summary()
     for tag, array in arrays:
         data = np.asarray(array, dtype=np.float64).reshape(-1)
-        summary.value.extend(histogram_pb(tag, data, buckets=buckets).value)
+        summary.value.extend(_histogram_pb(tag, data, buckets).value)
+    return summary
+
+
+def _histogram_pb(tag, data, buckets=None):
+    """TensorBoard's `histogram_pb`, with its bucket counting (a `(size, buckets)` one-hot
+    matrix, ~50 ms for 170k values) replaced by `np.bincount` (same buckets, same proto).
+    Non-finite data goes to TensorBoard's own function."""
+    count = 30 if buckets is None else buckets
+    if count == 0 or data.size == 0 or not np.all(np.isfinite(data)):
+        return histogram_pb(tag, data, buckets=buckets)
+    lo, hi = np.min(data), np.max(data)
+    if hi == lo:
+        return histogram_pb(tag, data, buckets=buckets)
+    width = (hi - lo) / count
+    index = np.minimum(np.floor((data - lo) / width).astype(int), count - 1)
+    edges = np.linspace(lo, hi, count + 1)
+    table = np.array([edges[:-1], edges[1:], np.bincount(index, minlength=count)]).transpose()
+    from tensorboard.plugins.histogram import metadata
+    from tensorboard.util import tensor_util
+
+    summary = summary_pb2.Summary()
+    summary.value.add(tag=tag, metadata=metadata.create_summary_metadata(display_name=None, description=None),
+                      tensor=tensor_util.make_tensor_proto(table, dtype=np.float64))
     return summary
 
 
