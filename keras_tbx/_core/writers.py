@@ -4,16 +4,18 @@ Everything keras_tbx writes goes through `RunWriter.write_pb` (a `Summary` proto
 step) or `RunWriter.add_scalars` (buffered, flushed in one compiled call). A failure to
 write warns once per `WriterPool` and never raises into the training loop.
 
-Nothing written is lost when training stops abnormally: every writer with unflushed
-events is flushed by a background thread once it has been idle for `IDLE_FLUSH_SECONDS`
-(an exception or `KeyboardInterrupt` escaping `fit()`, where Keras calls no callback), and
-at interpreter exit (`atexit`). A SIGKILL loses at most what was written since the last
-flush (every epoch end, or `IDLE_FLUSH_SECONDS` of idleness).
+Nothing written is lost when training stops abnormally. Keras calls no callback when an
+exception or `KeyboardInterrupt` escapes `fit()`, so a background thread flushes every
+`WriterPool` that has unflushed events and has been idle (no callback hook running, no
+write) for `IDLE_FLUSH_SECONDS`, after asking its owner to hand over what it still
+buffers (`add_drain`); the same happens at interpreter exit (`atexit`). A SIGKILL loses
+at most what was logged since the last flush (every epoch end, or idleness).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import glob
 import logging
 import os
@@ -66,7 +68,6 @@ class RunWriter:
         self._last_activity = time.monotonic()
         self._broken = False  # an I/O error since the last flush: writes are dropped
         self.scalar_tags = set()  # every scalar tag written, for the automatic layout
-        _watch(self)
 
     def _file_writer(self):
         if self._broken:
@@ -191,26 +192,18 @@ class RunWriter:
                     pass
             self._report(self.path, e)
 
-    def _flush_if_idle(self, now: float) -> None:
-        if self._dirty and now - self._last_activity >= IDLE_FLUSH_SECONDS:
-            if self._lock.acquire(blocking=False):  # never wait on a busy writer
-                try:
-                    self.flush()
-                finally:
-                    self._lock.release()
 
-
-# Writers with an open event file, flushed when idle and at exit (see the module docstring).
+# Pools flushed when idle and at exit (see the module docstring).
 _live = weakref.WeakSet()
 _live_lock = threading.Lock()
 _flusher = None
 _exiting = False
 
 
-def _watch(writer: RunWriter) -> None:
+def _watch(pool) -> None:
     global _flusher
     with _live_lock:
-        _live.add(writer)
+        _live.add(pool)
         if _flusher is None:
             # Registered after TensorFlow's import, so it runs before TensorFlow's own
             # exit handlers (atexit is last-in, first-out).
@@ -224,21 +217,20 @@ def _flush_idle_forever() -> None:
         time.sleep(min(1.0, IDLE_FLUSH_SECONDS / 4))
         now = time.monotonic()
         with _live_lock:
-            writers = list(_live)
-        for writer in writers:
+            pools = list(_live)
+        for pool in pools:
             if _exiting:
                 return
-            writer._flush_if_idle(now)
+            pool._flush_if_idle(now)
 
 
 def _flush_all_at_exit() -> None:
     global _exiting
     _exiting = True
     with _live_lock:
-        writers = list(_live)
-    for writer in writers:
-        if writer._dirty:
-            writer.flush()
+        pools = list(_live)
+    for pool in pools:
+        pool._flush_if_idle(time.monotonic(), at_exit=True)
 
 
 def _compiled_writer(writer):
@@ -265,6 +257,8 @@ class NullRunWriter:
 
     path = None
     scalar_tags = frozenset()
+    _dirty = False
+    _last_activity = 0.0
 
     def write_pb(self, summary, step):
         pass
@@ -305,6 +299,11 @@ class WriterPool:
         self._owner = owner
         self._runs = {}
         self._warned = False
+        self._lock = threading.RLock()
+        self._drains = []
+        self._touched = False  # a hook ran since the last idle flush
+        self._last_activity = time.monotonic()
+        _watch(self)
 
     @property
     def chief(self) -> bool:
@@ -331,6 +330,42 @@ class WriterPool:
 
         name = (self._worker_name or worker_name)()
         return os.path.join(self.log_dir, "workers", name, run)
+
+    def add_drain(self, fn) -> None:
+        """Registers `fn()`, called (under `busy()`'s lock) before an idle or exit flush,
+        to hand over events its owner still buffers."""
+        self._drains.append(fn)
+
+    @contextlib.contextmanager
+    def busy(self):
+        """Wraps a callback hook: no idle flush runs meanwhile, and the pool is not idle
+        until `IDLE_FLUSH_SECONDS` after it."""
+        with self._lock:
+            try:
+                yield
+            finally:
+                self._touched, self._last_activity = True, time.monotonic()
+
+    def _flush_if_idle(self, now: float, at_exit: bool = False) -> None:
+        runs = list(self._runs.values())
+        if not (self._touched or any(w._dirty for w in runs)):
+            return
+        last = max([self._last_activity] + [w._last_activity for w in runs])
+        if not at_exit and now - last < IDLE_FLUSH_SECONDS:
+            return
+        # Never wait on a hook that is running; at exit, wait a little for the one running.
+        if not self._lock.acquire(timeout=5 if at_exit else 0):
+            return
+        try:
+            self._touched = False
+            for drain in self._drains:
+                try:
+                    drain()
+                except Exception as e:  # noqa: BLE001 - best effort
+                    _log.debug("%s: draining buffered events failed: %s", self._owner, e)
+            self.flush()
+        finally:
+            self._lock.release()
 
     def scalar_tags(self) -> set:
         """Every scalar tag written so far, in any run."""

@@ -169,5 +169,9 @@ class BatchScalars(Part):
     def epoch_end(self, ctx: LogContext, epoch: int, logs: dict) -> None:
         self._write(ctx)
 
+    def drain(self, ctx: LogContext) -> None:
+        """Hands the waiting steps to the writers (when fit died; see `WriterPool.add_drain`)."""
+        self._write(ctx)
+
     def train_end(self, ctx: LogContext) -> None:
         self._write(ctx)

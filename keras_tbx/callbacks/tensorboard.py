@@ -260,6 +260,9 @@ class TensorBoard(keras.callbacks.Callback):
             ),
             class_names=self.class_names,
         )
+        # When fit() dies (Keras then calls no callback), an idle flush first collects what
+        # parts still buffer (see keras_tbx/_core/writers.py).
+        self._ctx.writers.add_drain(self._drain)
         self._in_fit = False
         self._batch_parts = [p for p in self._parts if p.batch_hooks]
         if self._batch_parts:
@@ -340,8 +343,14 @@ class TensorBoard(keras.callbacks.Callback):
         self._ctx.params = params or {}
 
     def _each(self, method, *args):
+        with self._ctx.writers.busy():
+            for part in self._parts:
+                getattr(part, method)(self._ctx, *args)
+
+    def _drain(self):
         for part in self._parts:
-            getattr(part, method)(self._ctx, *args)
+            if hasattr(part, "drain"):
+                part.drain(self._ctx)
 
     def on_train_begin(self, logs=None):
         self._in_fit = True
@@ -356,13 +365,15 @@ class TensorBoard(keras.callbacks.Callback):
 
     def _train_batch_begin(self, batch, logs=None):
         first_step = self._ctx.steps.epoch_base + batch + 1
-        for part in self._batch_parts:
-            part.batch_begin(self._ctx, first_step)
+        with self._ctx.writers.busy():
+            for part in self._batch_parts:
+                part.batch_begin(self._ctx, first_step)
 
     def _train_batch_end(self, batch, logs=None):
         step = self._ctx.steps.batch(batch)
-        for part in self._batch_parts:
-            part.batch_end(self._ctx, step, logs or {})
+        with self._ctx.writers.busy():
+            for part in self._batch_parts:
+                part.batch_end(self._ctx, step, logs or {})
 
     def on_test_begin(self, logs=None):
         self._each("test_begin")
