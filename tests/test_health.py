@@ -239,3 +239,30 @@ def test_probe_caches_do_not_keep_models_alive():
     [compiled] = _health._GRADIENT_FUNCTIONS[model].values()
     cells = [c.cell_contents for c in compiled.python_function.__closure__]
     assert not any(c is model for c in cells)  # a weak reference only: sweeps do not leak models
+
+
+def test_weight_images_without_keras_limits(log_dir):
+    from events import read_images
+
+    from keras_tbx.summary import kernel_mosaic, normalize_images
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 8, 8, 2)).astype("float32")
+    y = rng.integers(0, 2, 16)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((8, 8, 2)), keras.layers.Conv2D(3, 3, name="conv2d_k"),
+        keras.layers.Reshape((36, 3)), keras.layers.Conv1D(5, 2, name="conv1d_k"),
+        keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[
+        keras_tbx.TensorBoard(log_dir, histogram_freq=1, write_images=True, write_text=False)])
+    train = os.path.join(log_dir, "train")
+    conv2d = model.get_layer("conv2d_k").kernel  # (3, 3, 2, 3): Keras writes no image of it
+    [(_, [png])] = read_images(train, f"{conv2d.path}/image")
+    assert png.shape[:2] == (2 * 4 - 1, 3 * 4 - 1)  # a row per input, a column per output channel
+    expected = np.round(normalize_images(kernel_mosaic(conv2d.numpy()))[0, :, :, 0] * 255)
+    np.testing.assert_allclose(png.reshape(expected.shape), expected, atol=1)
+    conv1d = model.get_layer("conv1d_k").kernel  # (2, 3, 5): Keras writes 3 of its 5 images
+    [(_, pngs)] = read_images(train, f"{conv1d.path}/image")
+    assert len(pngs) == 5

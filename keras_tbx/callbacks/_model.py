@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from keras_tbx._core.context import LogContext, Part
-from keras_tbx.summary._weights import histograms_pb, keras_model_pb, weight_image, weight_tag
+from keras_tbx.summary._weights import (
+    histograms_pb, kernel_mosaic, keras_model_pb, weight_image, weight_tag)
+
+MAX_WEIGHT_IMAGES = 64  # per weight and step
 
 
 class ModelGraph(Part):
@@ -58,14 +61,21 @@ class WeightSummaries(Part):
         writer.write_pb(histograms_pb((weight_tag(p, "histogram"), a) for p, a in arrays), step)
         if not self.write_images:
             return
-        images = [(weight_tag(p, "image"), weight_image(a, backend.image_data_format())) for p, a in arrays]
+        images = [(weight_tag(p, "image"), _weight_image(a, backend.image_data_format())) for p, a in arrays]
         images = [(tag, img) for tag, img in images if img is not None]
         if images:
             writer.write_with(lambda: _images(images), step)
+
+
+def _weight_image(array, data_format):
+    # Keras' layouts, plus a filter mosaic for 4-D conv kernels (Keras skips those).
+    img = weight_image(array, data_format)
+    return kernel_mosaic(array) if img is None else img
 
 
 def _images(images):
     from keras_tbx.summary._images import image
 
     for tag, img in images:
-        image(tag, img, max_outputs=3)
+        # Every image of a weight (Keras stops at 3 of a 1-D conv kernel's channels).
+        image(tag, img, max_outputs=min(len(img), MAX_WEIGHT_IMAGES))

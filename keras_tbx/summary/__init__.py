@@ -94,7 +94,13 @@ from keras_tbx.summary._render import (
     prediction_captions,
 )
 from keras_tbx.summary._scalars import scalars, scalars_pb, split_metric
-from keras_tbx.summary._weights import histograms_pb, keras_model_pb, weight_image, weight_tag
+from keras_tbx.summary._weights import (
+    histograms_pb,
+    kernel_mosaic,
+    keras_model_pb,
+    weight_image,
+    weight_tag,
+)
 from keras_tbx.summary._writer import create_file_writer
 
 __all__ = [
@@ -151,6 +157,7 @@ __all__ = [
     "input_grid_image",
     "input_grid_pb",
     "keras_model_pb",
+    "kernel_mosaic",
     "last_conv_layer",
     "layout_pb",
     "macro_metrics",

@@ -82,6 +82,32 @@ def weight_image(weight, data_format: str = "channels_last"):
     return None
 
 
+def kernel_mosaic(weight, max_tiles: int = 64):
+    """Lays a 4-D conv kernel `(kh, kw, in, out)` out as one grey image: a grid of its
+    `kh x kw` filters, one row per input channel and one column per output channel,
+    separated by 1-pixel lines at the middle value. Keras' `write_images` skips 4-D
+    kernels; this is what keras_tbx draws for them.
+
+    Args:
+        weight: Array-like `(kh, kw, in, out)` (Keras' kernel layout for either data format).
+        max_tiles: Most input channels (rows) and output channels (columns) drawn.
+
+    Returns:
+        A float32 array `(1, h, w, 1)`, or None when `weight` is not 4-D.
+    """
+    w = np.asarray(weight, dtype=np.float32)
+    if w.ndim != 4:
+        return None
+    w = w[:, :, :max_tiles, :max_tiles]
+    kh, kw, cin, cout = w.shape
+    mid = (float(w.min()) + float(w.max())) / 2 if w.size else 0.0
+    out = np.full((cin * (kh + 1) - 1, cout * (kw + 1) - 1), mid, np.float32)
+    for i in range(cin):
+        for j in range(cout):
+            out[i * (kh + 1):i * (kh + 1) + kh, j * (kw + 1):j * (kw + 1) + kw] = w[:, :, i, j]
+    return out.reshape(1, out.shape[0], out.shape[1], 1)
+
+
 def keras_model_pb(model, *, tag: str = "keras"):
     """The model's config as a `graph_keras_model` summary (TensorBoard's conceptual graph).
 
