@@ -136,7 +136,8 @@ def write_embeddings(log_dir, embeddings, *, metadata=None, sprite=None, step=0,
     Raises:
         ValueError: On a name that could escape `log_dir` ("../x", "a/b", NUL), two names
             with the same file name, a tensor that is not 2-D, non-finite or empty, or
-            metadata / sprites that do not have one entry per point.
+            metadata / sprites that do not have one entry per point, or a missing
+            metadata file. Nothing is written then.
 
     Example:
         >>> write_embeddings("logs/run1/train", {"words": model.get_layer("emb").embeddings},
@@ -162,28 +163,41 @@ def write_embeddings(log_dir, embeddings, *, metadata=None, sprite=None, step=0,
         arrays[name] = array
     metadata = _per_name(metadata, embeddings, "metadata")
     sprite = _per_name(sprite, embeddings, "sprite")
-    os.makedirs(log_dir, exist_ok=True)
     config = projector.ProjectorConfig()
+    files = {}  # file name -> text, PNG array or a path to copy; written once all are valid
     for name, array in arrays.items():
         entry = config.embeddings.add(tensor_name=tensor_name(name))
         if metadata.get(name) is not None:
             entry.metadata_path = f"metadata_{stems[name]}.tsv"
-            target = os.path.join(log_dir, entry.metadata_path)
-            if isinstance(metadata[name], (str, os.PathLike)):
-                shutil.copyfile(metadata[name], target)
+            labels = metadata[name]
+            if isinstance(labels, (str, os.PathLike)):
+                if not os.path.isfile(labels):
+                    raise ValueError(f"`write_embeddings`: metadata file {os.fspath(labels)!r} of {name!r} "
+                                     "does not exist.")
+                files[entry.metadata_path] = ("copy", os.fspath(labels))
             else:
-                with open(target, "w", encoding="utf-8") as f:
-                    f.write(metadata_tsv(metadata[name], len(array), name))
+                files[entry.metadata_path] = metadata_tsv(labels, len(array), name)
         if sprite.get(name) is not None:
             if len(sprite[name]) != len(array):
                 raise ValueError(f"`write_embeddings`: sprite of {name!r} must have one image per point "
                                  f"({len(array)}). Received {len(sprite[name])}.")
-            from PIL import Image
-
             image, (width, height) = sprite_image(sprite[name], **display)
             entry.sprite.image_path = f"sprite_{stems[name]}.png"
             entry.sprite.single_image_dim.extend([width, height])
-            Image.fromarray(image).save(os.path.join(log_dir, entry.sprite.image_path))
+            files[entry.sprite.image_path] = image
+    os.makedirs(log_dir, exist_ok=True)
+    for file_name, content in files.items():
+        target = os.path.join(log_dir, file_name)
+        if isinstance(content, np.ndarray):
+            from PIL import Image
+
+            Image.fromarray(content).save(target)
+        elif isinstance(content, tuple):
+            if os.path.realpath(content[1]) != os.path.realpath(target):
+                shutil.copyfile(content[1], target)
+        else:
+            with open(target, "w", encoding="utf-8") as f:
+                f.write(content)
     checkpoint = tf.train.Checkpoint(**{stems[n]: tf.Variable(a, trainable=False) for n, a in arrays.items()})
     manager = tf.train.CheckpointManager(checkpoint, log_dir, max_to_keep=1, checkpoint_name=CHECKPOINT_NAME)
     manager.save(checkpoint_number=int(step))
