@@ -151,3 +151,25 @@ def test_unknown_layer_names_stop_fit_naming_the_argument(tmp_path):
         tb = keras_tbx.TensorBoard(str(tmp_path), embeddings_freq=1, write_text=False, **kwargs)
         with pytest.raises(ValueError, match=message):
             model.fit(x, y, epochs=1, callbacks=[tb], verbose=0)
+
+
+def test_embeddings_metadata_as_keras_means_it_a_file_path(tmp_path):
+    """Keras' `embeddings_metadata`: a file path (here relative to `log_dir`) per layer; it is
+    copied next to the checkpoint, since the plugin refuses paths outside the run folder."""
+    import keras
+
+    import keras_tbx
+
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    (log_dir / "vocab.tsv").write_text("".join(f"{w}\n" for w in WORDS[:6]))
+    model = keras.Sequential([keras.Input((3,), dtype="int32"), keras.layers.Embedding(6, 2, name="emb"),
+                              keras.layers.Flatten(), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    tb = keras_tbx.TensorBoard(str(log_dir), embeddings_freq=2, embeddings_metadata="vocab.tsv",
+                               write_text=False)
+    model.fit(np.zeros((4, 3), "int32"), np.zeros((4, 1)), epochs=3, callbacks=[tb], verbose=0)
+    train = log_dir / "train"
+    assert (train / "metadata_emb.tsv").read_text() == (log_dir / "vocab.tsv").read_text()
+    assert (train / "checkpoint").read_text().startswith('model_checkpoint_path: "embeddings-2"')  # epochs 0, 2
+    assert 'metadata_path: "metadata_emb.tsv"' in (train / "projector_config.pbtxt").read_text()
