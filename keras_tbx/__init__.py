@@ -11,7 +11,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-__all__ = ["TensorBoard", "__version__", "distribute", "hparams", "profiler", "summary"]
+__all__ = ["TensorBoard", "__version__", "distribute", "hparams", "profiler", "run_dir", "summary"]
 
 # Keras (and with it TensorFlow, ~5 s) is imported on first use of a name that needs it,
 # so `keras-tbx --help` and `import keras_tbx.summary` stay fast.
@@ -20,6 +20,7 @@ _LAZY = {
     "distribute": "keras_tbx.distribute",
     "hparams": "keras_tbx.hparams",
     "profiler": "keras_tbx.profiler",
+    "run_dir": "keras_tbx.runs",
     "summary": "keras_tbx.summary",
 }
 
