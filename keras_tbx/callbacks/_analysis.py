@@ -96,7 +96,7 @@ class AnalysisImages(Part):
         self._warned = set()
 
     def train_begin(self, ctx: LogContext) -> None:
-        from keras_tbx.summary._analysis import get_layer, last_conv_layer
+        from keras_tbx.summary._model_analysis import get_layer, last_conv_layer
 
         model = ctx.model
         for name in self.layers:

@@ -71,7 +71,7 @@ class Embeddings(Part):
     def train_begin(self, ctx: LogContext) -> None:
         import keras
 
-        from keras_tbx.summary._analysis import get_layer, model_inputs
+        from keras_tbx.summary._model_analysis import get_layer, model_inputs
 
         model = ctx.model
         self._layers = embedding_layers(model)

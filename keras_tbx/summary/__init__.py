@@ -3,13 +3,9 @@
 
 from keras_tbx.summary._analysis import (
     display_images,
-    feature_map_grids,
-    feature_maps,
     generated_samples,
-    grad_cam,
     grad_cam_overlay,
     input_grid,
-    last_conv_layer,
     reconstructions,
 )
 from keras_tbx.summary._analysis_write import (
@@ -25,6 +21,7 @@ from keras_tbx.summary._analysis_write import (
     reconstructions_pb,
 )
 from keras_tbx.summary._audio import audio, audio_pb, encode_wav
+from keras_tbx.summary._model_analysis import feature_map_grids, feature_maps, grad_cam, last_conv_layer
 from keras_tbx.summary._projector import metadata_tsv, sprite_image, write_embeddings
 from keras_tbx.summary._classification import (
     confusion_matrix_counts,

@@ -14,6 +14,7 @@ from tensorboard.compat.proto import summary_pb2, types_pb2
 from tensorboard.plugins.image import metadata as image_metadata
 
 from keras_tbx.summary import _analysis as a
+from keras_tbx.summary import _model_analysis as m
 from keras_tbx.summary._raw import write_summary_pb
 from keras_tbx.summary._render import image_grid
 
@@ -79,8 +80,8 @@ def input_grid_image(name, images, step=None, *, description=None, **kwargs) -> 
 
 def feature_maps_pb(name, model, layer_name, x, *, max_channels=16, max_outputs=3, description=None):
     """`feature_maps` of the first `max_outputs` inputs: one grid per input (its samples)."""
-    maps = a.feature_maps(model, layer_name, np.asarray(x)[:max_outputs], max_channels=max_channels)
-    return images_pb(name, a.feature_map_grids(maps, title=layer_name), description=description)
+    maps = m.feature_maps(model, layer_name, np.asarray(x)[:max_outputs], max_channels=max_channels)
+    return images_pb(name, m.feature_map_grids(maps, title=layer_name), description=description)
 
 
 def feature_maps_image(name, model, layer_name, x, step=None, *, max_channels=16, max_outputs=3,
@@ -108,7 +109,7 @@ def feature_maps_image(name, model, layer_name, x, step=None, *, max_channels=16
 def grad_cam_pb(name, model, x, *, layer_name=None, class_index=None, alpha=0.4, captions=None,
                 description=None, **display):
     """Grad-CAM overlays of `x` laid out in one grid image (see `grad_cam`)."""
-    heat = a.grad_cam(model, x, layer_name=layer_name, class_index=class_index)
+    heat = m.grad_cam(model, x, layer_name=layer_name, class_index=class_index)
     overlays = a.grad_cam_overlay(x, heat, alpha, **display)
     return images_pb(name, [image_grid(list(overlays), captions)], description=description)
 
