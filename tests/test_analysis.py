@@ -79,6 +79,9 @@ def test_grad_cam_finds_the_only_region_the_model_looks_at():
     assert conv[:, 10:14, 10:14].max() > 0
     with pytest.raises(ValueError, match="argument `layer_name` must name a layer"):
         summary.grad_cam(model, x, layer_name="nope")
+    for bad in (3, -1, [0, 1]):
+        with pytest.raises(ValueError, match="argument `class_index` must be"):
+            summary.grad_cam(model, x, class_index=bad)
     overlay = summary.grad_cam_overlay(x, heat, alpha=0.0)
     np.testing.assert_array_equal(overlay, summary.display_images(x))
 

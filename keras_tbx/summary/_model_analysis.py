@@ -133,12 +133,16 @@ def grad_cam(model, x, *, layer_name=None, class_index=None) -> np.ndarray:
         conv, preds = tapped(x, training=False)
         if len(preds.shape) != 2:
             raise ValueError(f"`grad_cam` needs a (batch, classes) output. Received {preds.shape}.")
-        k = int(preds.shape[0])
-        classes = tf.argmax(preds, axis=-1) if class_index is None else \
-            tf.constant(np.broadcast_to(np.asarray(class_index, np.int64), (k,)))
-        if class_index is not None and not 0 <= int(np.max(classes)) < preds.shape[-1]:
-            raise ValueError(f"`grad_cam`: argument `class_index` must be in [0, {preds.shape[-1]}). "
-                             f"Received: class_index={class_index!r}")
+        k, n = int(preds.shape[0]), int(preds.shape[-1])
+        if class_index is None:
+            classes = tf.argmax(preds, axis=-1)
+        else:
+            chosen = np.asarray(class_index)
+            if chosen.dtype.kind not in "iu" or chosen.ndim > 1 or chosen.size not in (1, k) \
+                    or chosen.min() < 0 or chosen.max() >= n:
+                raise ValueError(f"`grad_cam`: argument `class_index` must be None, or one int or one "
+                                 f"int per image ({k}) in [0, {n}). Received: class_index={class_index!r}")
+            classes = tf.constant(np.broadcast_to(chosen.astype(np.int64).reshape(-1), (k,)))
         score = tf.gather(preds, classes, axis=1, batch_dims=1)
     grads = tape.gradient(score, conv)
     if len(conv.shape) != 4:
