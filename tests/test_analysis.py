@@ -214,6 +214,7 @@ def test_analysis_arguments_are_checked(tmp_path):
         ({"embeddings_freq": "2 steps"}, ValueError, "Argument `embeddings_freq`"),
         ({"embeddings_layer_outputs": ["d"], "sample": (x, [0, 1])}, ValueError, "needs `embeddings_freq`"),
         ({"embeddings_metadata": 3}, TypeError, "embeddings_metadata"),
+        ({"image_freq": 1, "sample": ({"a": x, "b": x}, [0, 1])}, ValueError, "one array"),
     ]
     for kwargs, error, message in bad:
         with pytest.raises(error, match=message):

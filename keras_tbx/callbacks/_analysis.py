@@ -63,6 +63,10 @@ def check_analysis_args(*, image_freq, sample, feature_map_layers, grad_cam_laye
                          f"`generator_input`. Received: image_freq={image_freq!r}")
     if (layers or grad_cam_layer) and sample is None:
         raise ValueError("Arguments `feature_map_layers` and `grad_cam_layer` need `sample=(x, y)`.")
+    if freq and sample is not None and (isinstance(sample[0], (dict, list, tuple)) or np.ndim(sample[0]) < 2):
+        raise ValueError("Argument `image_freq` needs `sample` inputs that are one array (a batch of "
+                         "images); multi-input models are not supported. Received: sample inputs of type "
+                         f"{type(sample[0]).__name__}")
     return {"image_freq": freq, "feature_map_layers": layers, "grad_cam_layer": grad_cam_layer,
             "generator_input": None if generator_input is None else np.asarray(generator_input)}
 
