@@ -104,6 +104,11 @@ def _square(matrix, fn: str) -> np.ndarray:
             f"`{fn}`: argument `matrix` must be a square (n, n) confusion matrix. "
             f"Received shape {np.shape(matrix)}."
         )
+    if not np.all(np.isfinite(m)) or np.any(m < 0):
+        raise ValueError(
+            f"`{fn}`: argument `matrix` must hold finite counts >= 0. Received "
+            f"{int(np.sum(~np.isfinite(m)))} non-finite and {int(np.sum(m < 0))} negative entries."
+        )
     return m
 
 

@@ -64,6 +64,8 @@ class RealInterval(_tb.RealInterval):
         for name, v in (("min_value", min_value), ("max_value", max_value)):
             if isinstance(v, bool) or not isinstance(v, numbers.Real):
                 _fail(name, "a real number", v, TypeError)
+            if not math.isfinite(v):
+                _fail(name, "a finite number", v)
         if min_value > max_value:
             _fail("max_value", f">= min_value ({min_value})", max_value)
         if log and min_value <= 0:
@@ -89,6 +91,8 @@ def _python_value(arg, value):
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):
+        if not math.isfinite(value):  # TensorBoard's hparams tables cannot show it
+            _fail(arg, "a finite number", value)
         return float(value)
     _fail(arg, "a bool, int, float or str", value, TypeError)
 

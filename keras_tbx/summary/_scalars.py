@@ -46,9 +46,12 @@ def scalars_pb(values: Mapping[str, float], *, description: str | None = None):
         >>> pb.value[0].tag, pb.value[0].tensor.float_val[0]
         ('batch_loss', 0.25)
     """
+    if not isinstance(values, Mapping):
+        raise TypeError(f"Argument `values` must be a dict {{tag: number}}. Received: values={values!r}")
     summary = summary_pb2.Summary()
     metadata = _scalar_metadata(description)
     for tag, value in values.items():
+        _check_tag(tag)
         if isinstance(value, np.ndarray) and value.ndim == 0:
             value = value.item()
         if not isinstance(value, (numbers.Real, np.number)) or isinstance(value, bool):
@@ -61,6 +64,20 @@ def scalars_pb(values: Mapping[str, float], *, description: str | None = None):
         entry.tensor.dtype = types_pb2.DT_FLOAT
         entry.tensor.float_val.append(float(value))
     return summary
+
+
+def _check_tag(tag) -> None:
+    """Tags are non-empty str that UTF-8 can encode (the event file stores them so)."""
+    if not isinstance(tag, str):
+        raise TypeError(f"Argument `values` must have str tags. Received: a tag {tag!r} of type "
+                        f"{type(tag).__name__}")
+    try:
+        tag.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"Argument `values` must have tags that are valid Unicode (UTF-8 "
+                         f"encodable). Received: a tag {tag!r}") from None
+    if not tag:
+        raise ValueError("Argument `values` must have non-empty tags. Received: a tag ''")
 
 
 def scalars(values: Mapping[str, float], step=None, *, description: str | None = None) -> bool:

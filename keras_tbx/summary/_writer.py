@@ -39,7 +39,9 @@ def create_file_writer(log_dir, strategy=None, **kwargs):
     import tensorflow as tf
 
     from keras_tbx._core.chief import is_chief
+    from keras_tbx._core.validation import check_log_dir
 
+    log_dir = check_log_dir(log_dir)
     if is_chief(strategy=strategy):
-        return tf.summary.create_file_writer(str(log_dir), **kwargs)
+        return tf.summary.create_file_writer(log_dir, **kwargs)
     return tf.summary.create_noop_writer()
