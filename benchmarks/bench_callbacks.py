@@ -90,7 +90,9 @@ def time_hooks(callback, clock):
             setattr(callback, name, timed(name, method))
 
 
-def worker(config, epochs, profile=False):
+def worker(config, epochs, profile=False, make_callback=None):
+    """One timed run; prints its JSON line. `make_callback(log_dir, x, y)` (other benchmarks)
+    builds the callback under test instead of `CONFIGS[config]` (None: no callback)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     import numpy as np
@@ -115,11 +117,14 @@ def worker(config, epochs, profile=False):
     begin = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: starts.append(now()))
     end = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: ends.append(now()))
     with tempfile.TemporaryDirectory(prefix="bench_tb_") as log_dir:
-        callbacks = []
-        if CONFIGS[config] is not None:
+        callbacks, tb = [], None
+        if make_callback is not None:
+            tb = make_callback(log_dir, x, y)
+        elif CONFIGS[config] is not None:
             kind, kwargs = CONFIGS[config]
             cls = keras.callbacks.TensorBoard if kind == "keras" else keras_tbx.TensorBoard
             tb = cls(log_dir, **kwargs)
+        if tb is not None:
             time_hooks(tb, clock)
             callbacks = [tb]
         fit = dict(batch_size=BATCH, verbose=0, callbacks=[begin, *callbacks, end])

@@ -22,17 +22,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
-import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench_callbacks import machine, run_rounds, summarize, time_hooks  # noqa: E402
+import bench_callbacks  # noqa: E402
+from bench_callbacks import machine, run_rounds, summarize  # noqa: E402
 
-SAMPLES, BATCH, WARMUP_EPOCHS, PROBE = 2048, 32, 1, 32
-STEPS = SAMPLES // BATCH
+from bench_callbacks import BATCH, SAMPLES, STEPS, WARMUP_EPOCHS  # noqa: E402
+
+PROBE = 32
 HEALTH = ("histogram_freq", "gradient_freq", "activation_freq")
 # config -> (callback kind, kwargs); "probe" is filled in by the worker.
 CONFIGS = {
@@ -46,52 +45,22 @@ CONFIGS = {
 
 
 def worker(config, epochs):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-    import numpy as np
+    """`bench_callbacks.worker` (same model, data, timing) with this file's callbacks."""
 
-    import keras_tbx
+    def make_callback(log_dir, x, y):
+        if CONFIGS[config] is None:
+            return None
+        import keras
 
-    keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    x = rng.random((SAMPLES, 28, 28, 1), dtype=np.float32)
-    y = rng.integers(0, 10, SAMPLES)
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(8, 3, activation="relu"), keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(16, 3, activation="relu"), keras.layers.MaxPooling2D(),
-        keras.layers.Flatten(), keras.layers.Dense(32, activation="relu"),
-        keras.layers.Dense(10),
-    ])
-    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
-    clock, starts, ends = {"self": 0.0}, [], []
-    now = lambda: (time.perf_counter(), time.process_time(), clock["self"])  # noqa: E731
-    begin = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: starts.append(now()))
-    end = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: ends.append(now()))
-    with tempfile.TemporaryDirectory(prefix="bench_health_") as log_dir:
-        callbacks = []
-        if CONFIGS[config] is not None:
-            kind, kwargs = CONFIGS[config]
-            if kind == "keras":
-                tb = keras.callbacks.TensorBoard(log_dir, **kwargs)
-            else:
-                probe = (x[:PROBE], y[:PROBE]) if any(k in kwargs for k in HEALTH[1:]) else None
-                tb = keras_tbx.TensorBoard(log_dir, probe=probe, **kwargs)
-            time_hooks(tb, clock)
-            callbacks = [tb]
-        fit = dict(batch_size=BATCH, verbose=0, callbacks=[begin, *callbacks, end])
-        model.fit(x, y, epochs=WARMUP_EPOCHS, **fit)
-        starts.clear(), ends.clear(), clock.update(dict.fromkeys(clock, 0.0))
-        model.fit(x, y, epochs=epochs, **fit)
-        log_bytes = sum(os.path.getsize(os.path.join(d, f))
-                        for d, _, files in os.walk(log_dir) for f in files)
-    epoch_s, cpu_s, self_s = ([e[i] - s[i] for s, e in zip(starts, ends)] for i in range(3))
-    print(json.dumps({"config": config, "epoch_s": epoch_s, "cpu_s": cpu_s, "self_s": self_s,
-                      "median_epoch_s": statistics.median(epoch_s),
-                      "median_cpu_s": statistics.median(cpu_s),
-                      "median_self_s": statistics.median(self_s), "log_bytes": log_bytes,
-                      "hooks_s": {k: v / epochs for k, v in clock.items() if k != "self"}}))
+        import keras_tbx
+
+        kind, kwargs = CONFIGS[config]
+        if kind == "keras":
+            return keras.callbacks.TensorBoard(log_dir, **kwargs)
+        probe = (x[:PROBE], y[:PROBE]) if any(k in kwargs for k in HEALTH[1:]) else None
+        return keras_tbx.TensorBoard(log_dir, probe=probe, **kwargs)
+
+    bench_callbacks.worker(config, epochs, make_callback=make_callback)
 
 
 def render(info, args, rows):
