@@ -35,7 +35,7 @@ def test_run_text_written_once_per_callback(log_dir):
     assert "Total params" in texts["run/model_summary"][0][1]
 
     config = texts["run/config"][0][1]
-    assert "| optimizer | SGD |" in config and "| optimizer.learning_rate | 0.05" in config
+    assert "| optimizer | SGD |" in config and "| optimizer.learning_rate | 0.05 |" in config
     assert "| loss | sparse_categorical_crossentropy |" in config and "accuracy" in config
     assert "**Hyperparameters**" in config and "| units | 8 |" in config
     assert config == config_markdown(compile_config(model), {"units": 8, "optimizer": "sgd"})

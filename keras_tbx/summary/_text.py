@@ -9,7 +9,9 @@ import sys
 
 
 def _cell(value) -> str:
-    """A markdown table cell: pipes escaped, newlines flattened."""
+    """A markdown table cell: floats to 6 significant digits, pipes escaped, newlines flattened."""
+    if isinstance(value, float):
+        value = f"{value:.6g}"
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
@@ -77,14 +79,13 @@ def config_markdown(config: dict, hparams: dict | None = None) -> str:
     """The compile config (and hyperparameters) as markdown tables.
 
     Args:
-        config: `{name: value}`, e.g. from `compile_config(model)`.
-        hparams: Optional `{name: value}` hyperparameters, a second table.
+        config: `{name: value}`, e.g. from `compile_config(model)`; rows in its order.
+        hparams: Optional `{name or HParam: value}` hyperparameters, a second table.
     """
-    parts = ["**Compile config**", "", markdown_table(sorted(config.items(), key=lambda kv: str(kv[0])))]
+    parts = ["**Compile config**", "", markdown_table(config.items())]
     if hparams:
         parts += ["", "**Hyperparameters**", "",
-                  markdown_table(sorted(((getattr(k, "name", k), v) for k, v in hparams.items()),
-                                        key=lambda kv: str(kv[0])))]
+                  markdown_table((getattr(k, "name", k), v) for k, v in hparams.items())]
     return "\n".join(parts)
 
 
