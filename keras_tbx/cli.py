@@ -147,8 +147,22 @@ def train_demo(
         profile_batch=(20, 22),  # after warm-up: the first steps include tracing
         class_names=class_names,
         # Per-class scalars, confusion matrices and PR curves come from counts kept during
-        # fit's own passes; the fixed sample gives the prediction grid and its mistakes.
-        sample=(x_val[:16], y_val[:16]),
+        # fit's own passes. The fixed sample gives the prediction grid and its mistakes (its
+        # first `max_images`), the analysis images, and the Projector's latent space (all of it).
+        sample=(x_val[:500], y_val[:500]),
+        max_images=16,
+        # Training health on a fixed probe batch: gradient norms and histograms, activation
+        # histograms; a text alert if a value turns non-finite.
+        probe=(x_val[:64], y_val_1h[:64]),
+        gradient_freq=1,
+        activation_freq=1,
+        nan_guard="warn",
+        # Model analysis images and the Projector.
+        image_freq=1,
+        feature_map_layers=["conv1"],
+        grad_cam_layer="auto",
+        embeddings_freq=1,
+        embeddings_layer_outputs=["flatten"],
         # The HParams tab: this run's settings, its final metrics and its status. The
         # Custom Scalars tab gets the automatic layout (train vs validation per metric).
         hparams={"data": data, "epochs": epochs, "batch_size": batch_size,
@@ -165,7 +179,27 @@ def train_demo(
         verbose=verbose,
     )
     fit_seconds = time.perf_counter() - start
+    _write_loss_audio(tb, history.history["loss"], history.history["val_loss"], len(history.epoch))
+    tb.close()
     return DemoResult(logdir, dict(history.history), model, fit_seconds)
+
+
+def _write_loss_audio(tb, loss, val_loss, step: int) -> None:
+    """The Audio dashboard: the training and validation loss curves as two tone sweeps
+    (pitch follows the loss, high to low as the model learns), one second each."""
+    from keras_tbx.summary import audio_pb
+
+    rate, seconds = 8000, 1.0
+    t = np.arange(int(rate * seconds)) / rate
+    clips = []
+    for curve in (loss, val_loss):
+        curve = np.asarray(curve, np.float64)
+        span = max(float(curve.max() - curve.min()), 1e-12)
+        pitch = 220.0 + 660.0 * (np.interp(t, np.linspace(0, seconds, len(curve)), curve) - curve.min()) / span
+        clips.append(0.5 * np.sin(2 * np.pi * np.cumsum(pitch) / rate))
+    tb.writers.run("train").write_pb(
+        audio_pb("audio/loss_curves", np.stack(clips).astype(np.float32), rate,
+                 labels=["training loss", "validation loss"]), step)
 
 
 def _event_files_by_run(logdir: str) -> dict[str, int]:

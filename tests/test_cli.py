@@ -219,7 +219,8 @@ def test_demo_trains_and_logs(tmp_path):
 
     tags = read_tags(os.path.join(logdir, "train"))
     weights = {w.path for w in result.model.weights}
-    assert {f"{p}/histogram" for p in weights} == tags["histograms"]
+    assert {f"{p}/histogram" for p in weights} == {t for t in tags["histograms"] if t.endswith("/histogram")}
+    assert {f"gradients/{p}" for p in weights} == {t for t in tags["histograms"] if t.startswith("gradients/")}
     assert {f"{p}/image" for p in weights} & tags["images"]  # conv kernels have no 2-D image
     assert tags["graph_keras_model"] == {"keras"}
     val_tags = read_tags(os.path.join(logdir, "validation"))
@@ -228,6 +229,15 @@ def test_demo_trains_and_logs(tmp_path):
     assert {f"pr_curve/{d}/pr_curves" for d in range(10)} == val_tags["pr_curves"]
     profiles = glob.glob(os.path.join(logdir, "train", "plugins", "profile", "*", "*.xplane.pb"))
     assert len(profiles) == 1
+
+    # Training health, model analysis, text, audio and the Projector.
+    assert "gradients/global_norm" in tags["scalars"]
+    assert {t for t in tags["histograms"] if t.startswith("activations/")}
+    assert {"analysis/inputs", "analysis/feature_maps/conv1", "analysis/grad_cam"} <= tags["images"]
+    assert {"run/model_summary", "run/config", "run/metadata"} <= tags["text"]
+    assert tags["audio"] == {"audio/loss_curves"}
+    projector = os.path.join(logdir, "train", "projector_config.pbtxt")
+    assert "flatten" in open(projector).read()
 
     root = read_tags(logdir)  # the HParams session and the Custom Scalars layout
     assert root["hparams"] == {"_hparams_/session_start_info", "_hparams_/experiment",
