@@ -266,3 +266,12 @@ def test_weight_images_without_keras_limits(log_dir):
     conv1d = model.get_layer("conv1d_k").kernel  # (2, 3, 5): Keras writes 3 of its 5 images
     [(_, pngs)] = read_images(train, f"{conv1d.path}/image")
     assert len(pngs) == 5
+
+
+def test_step_frequency_under_steps_per_execution(log_dir):
+    x, y = tiny_data(n=128)  # 8 steps per epoch; Keras calls the hooks after steps 4, 8, 12, 16
+    tiny_model(steps_per_execution=4).fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[
+        keras_tbx.TensorBoard(log_dir, probe=(x[:16], y[:16]), gradient_freq="3 steps", write_text=False)])
+    # One write per call, at the last due step it covers (9 falls in the call ending at 12).
+    steps = [s for s, _ in read_scalars(os.path.join(log_dir, "train"))["gradients/global_norm"]]
+    assert steps == [3, 6, 12, 15]
