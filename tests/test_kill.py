@@ -20,7 +20,7 @@ from models import tiny_data, tiny_model
 from oracle import poll
 
 import keras_tbx
-from keras_tbx._core import writers
+from keras_tbx._core import lifeline
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 STEPS = 6  # tiny_data() is 96 samples: 6 batches of 16
@@ -74,7 +74,7 @@ class Seen(keras.callbacks.Callback):
 
 @pytest.mark.parametrize("source", ["callback", "data"])
 def test_exception_out_of_fit_still_reaches_the_disk(log_dir, monkeypatch, source):
-    monkeypatch.setattr(writers, "IDLE_FLUSH_SECONDS", 0.5)
+    monkeypatch.setattr(lifeline, "IDLE_FLUSH_SECONDS", 0.5)
     x, y = tiny_data()
     tb, seen = keras_tbx.TensorBoard(log_dir, update_freq=1), Seen()
     if source == "callback":

@@ -4,17 +4,12 @@ Everything keras_tbx writes goes through `RunWriter.write_pb` (a `Summary` proto
 step) or `RunWriter.add_scalars` (buffered, flushed in one compiled call). A failure to
 write warns once per `WriterPool` and never raises into the training loop.
 
-Nothing written is lost when training stops abnormally. Keras calls no callback when an
-exception or `KeyboardInterrupt` escapes `fit()`, so a background thread flushes every
-`WriterPool` that has unflushed events and has been idle (no callback hook running, no
-write) for `IDLE_FLUSH_SECONDS`, after asking its owner to hand over what it still
-buffers (`add_drain`); the same happens at interpreter exit (`atexit`). A SIGKILL loses
-at most what was logged since the last flush (every epoch end, or idleness).
+Nothing written is lost when training stops abnormally: see `keras_tbx._core.lifeline`
+(pools with unflushed events are flushed once idle, and at interpreter exit).
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import glob
 import logging
@@ -22,7 +17,8 @@ import os
 import threading
 import time
 import warnings
-import weakref
+
+from keras_tbx._core import lifeline
 
 from keras_tbx.summary._scalars import scalars_pb
 
@@ -34,8 +30,6 @@ MAX_PENDING = 256
 MAX_PENDING_SECONDS = 5.0
 # Up to this many pending events are written eagerly; more go through one compiled call.
 _EAGER_LIMIT = 4
-# A writer with unflushed events and no write for this long is flushed in the background.
-IDLE_FLUSH_SECONDS = 5.0
 
 
 def _is_io_error(error) -> bool:
@@ -193,46 +187,6 @@ class RunWriter:
             self._report(self.path, e)
 
 
-# Pools flushed when idle and at exit (see the module docstring).
-_live = weakref.WeakSet()
-_live_lock = threading.Lock()
-_flusher = None
-_exiting = False
-
-
-def _watch(pool) -> None:
-    global _flusher
-    with _live_lock:
-        _live.add(pool)
-        if _flusher is None:
-            # Registered after TensorFlow's import, so it runs before TensorFlow's own
-            # exit handlers (atexit is last-in, first-out).
-            atexit.register(_flush_all_at_exit)
-            _flusher = threading.Thread(target=_flush_idle_forever, name="keras_tbx-flush", daemon=True)
-            _flusher.start()
-
-
-def _flush_idle_forever() -> None:
-    while not _exiting:
-        time.sleep(min(1.0, IDLE_FLUSH_SECONDS / 4))
-        now = time.monotonic()
-        with _live_lock:
-            pools = list(_live)
-        for pool in pools:
-            if _exiting:
-                return
-            pool._flush_if_idle(now)
-
-
-def _flush_all_at_exit() -> None:
-    global _exiting
-    _exiting = True
-    with _live_lock:
-        pools = list(_live)
-    for pool in pools:
-        pool._flush_if_idle(time.monotonic(), at_exit=True)
-
-
 def _compiled_writer(writer):
     import tensorflow as tf
 
@@ -303,7 +257,7 @@ class WriterPool:
         self._drains = []
         self._touched = False  # a hook ran since the last idle flush
         self._last_activity = time.monotonic()
-        _watch(self)
+        lifeline.watch(self)
 
     @property
     def chief(self) -> bool:
@@ -339,7 +293,7 @@ class WriterPool:
     @contextlib.contextmanager
     def busy(self):
         """Wraps a callback hook: no idle flush runs meanwhile, and the pool is not idle
-        until `IDLE_FLUSH_SECONDS` after it."""
+        until `lifeline.IDLE_FLUSH_SECONDS` after it."""
         with self._lock:
             try:
                 yield
@@ -351,7 +305,7 @@ class WriterPool:
         if not (self._touched or any(w._dirty for w in runs)):
             return
         last = max([self._last_activity] + [w._last_activity for w in runs])
-        if not at_exit and now - last < IDLE_FLUSH_SECONDS:
+        if not at_exit and now - last < lifeline.IDLE_FLUSH_SECONDS:
             return
         # Never wait on a hook that is running; at exit, wait a little for the one running.
         if not self._lock.acquire(timeout=5 if at_exit else 0):

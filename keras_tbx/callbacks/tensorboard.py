@@ -210,7 +210,7 @@ class TensorBoard(keras.callbacks.Callback):
         self.embeddings_metadata = check_embeddings_metadata(embeddings_metadata)
         self.class_names = v.check_names("class_names", class_names)
         self.sample = v.check_sample(sample, self.class_names, standalone=bool(
-            image_freq or embeddings_layer_outputs is not None))
+            image_freq or embeddings_layer_outputs is not None or gradient_freq or activation_freq))
         self.max_images = v.check_int("max_images", max_images, minimum=1)
         if classification_output is not None and (
             isinstance(classification_output, bool) or not isinstance(classification_output, (str, int))
@@ -261,7 +261,7 @@ class TensorBoard(keras.callbacks.Callback):
             class_names=self.class_names,
         )
         # When fit() dies (Keras then calls no callback), an idle flush first collects what
-        # parts still buffer (see keras_tbx/_core/writers.py).
+        # parts still buffer (see keras_tbx/_core/lifeline.py).
         self._ctx.writers.add_drain(self._drain)
         self._in_fit = False
         self._batch_parts = [p for p in self._parts if p.batch_hooks]
