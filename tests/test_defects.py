@@ -141,6 +141,15 @@ def test_d4_ours_counts_optimizer_steps(log_dir):
     assert steps(read_scalars(os.path.join(log_dir, "n4", "train")), "batch_loss") == [6, 9, 12]
 
 
+def test_d4_ours_places_a_partial_last_execution_at_the_real_step(log_dir):
+    # 96 samples / 16 = 6 steps per epoch, 4 per call: Keras reports the second call of
+    # each epoch as batch 7 although it ran 2 steps; the optimizer is at 6 and 12.
+    model = tiny_model(steps_per_execution=4)
+    fit(keras_tbx.TensorBoard(log_dir, update_freq=1), epochs=2, model=model)
+    assert int(model.optimizer.iterations.numpy()) == 12
+    assert steps(read_scalars(os.path.join(log_dir, "train")), "batch_loss") == [4, 6, 10, 12]
+
+
 # D5 ------------------------------------------------------------------------------------
 def f1_model():
     return tiny_model(loss="categorical_crossentropy",

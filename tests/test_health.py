@@ -220,6 +220,13 @@ def test_bad_health_arguments_raise_in_the_constructor(log_dir, kwargs, error, m
         keras_tbx.TensorBoard(log_dir, **kwargs)
 
 
+def test_sample_stands_in_for_probe_without_class_names(log_dir):
+    x, y = tiny_data(n=32)
+    tb = keras_tbx.TensorBoard(log_dir, gradient_freq=1, sample=(x, y))
+    tiny_model().fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=[tb])
+    assert "gradients/global_norm" in read_tags(os.path.join(log_dir, "train"))["scalars"]
+
+
 def test_histograms_pb_counts_like_tensorboard():
     from tensorboard.plugins.histogram.summary_v2 import histogram_pb
 

@@ -31,6 +31,7 @@ class StepAxis:
         self._step_offset = 0
         self.epoch_base = 0
         self.last_step = 0
+        self._steps_per_epoch = None
 
     def train_begin(self) -> None:
         self._new_fit = True
@@ -50,6 +51,7 @@ class StepAxis:
                 self._step_offset = epoch * int(steps_per_epoch)
         self.epoch_base = iterations + self._step_offset
         self.last_step = self.epoch_base
+        self._steps_per_epoch = int(steps_per_epoch) if steps_per_epoch else None
 
     def epoch(self, epoch: int) -> int:
         """The step for epoch-level summaries of Keras' `epoch` index."""
@@ -60,6 +62,10 @@ class StepAxis:
 
     def batch(self, end_step: int) -> int:
         """The optimizer step reached after Keras' batch index `end_step` in this epoch."""
+        if self._steps_per_epoch:
+            # Keras reports the last, partial execution of an epoch under
+            # `steps_per_execution` as if it were whole (6 steps, 4 per call: 3, then 7).
+            end_step = min(end_step, self._steps_per_epoch - 1)
         self.last_step = self.epoch_base + end_step + 1
         return self.last_step
 
