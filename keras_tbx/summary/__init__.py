@@ -79,16 +79,18 @@ from keras_tbx.summary._layouts import (
     merge_layouts,
     parse_layout,
 )
+from keras_tbx.summary._grids import (
+    image_grid,
+    image_grid_summary,
+    most_confident_mistakes,
+    prediction_captions,
+)
 from keras_tbx.summary._render import (
     confusion_matrix,
     confusion_matrix_image,
     confusion_matrix_images,
     confusion_matrix_pb,
-    image_grid,
-    image_grid_summary,
-    most_confident_mistakes,
     png_summary_pb,
-    prediction_captions,
 )
 from keras_tbx.summary._scalars import scalars, scalars_pb, split_metric
 from keras_tbx.summary._weights import (

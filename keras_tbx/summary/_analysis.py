@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from keras_tbx.summary._images import normalize_images
-from keras_tbx.summary._render import image_grid
+from keras_tbx.summary._grids import image_grid
 
 _ORDERS = ("rgb", "bgr")
 _FORMATS = ("channels_last", "channels_first")

@@ -16,7 +16,7 @@ from tensorboard.plugins.image import metadata as image_metadata
 from keras_tbx.summary import _analysis as a
 from keras_tbx.summary import _model_analysis as m
 from keras_tbx.summary._raw import write_summary_pb
-from keras_tbx.summary._render import image_grid
+from keras_tbx.summary._grids import image_grid
 
 
 def images_pb(name, images, *, description=None):

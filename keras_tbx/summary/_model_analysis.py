@@ -10,7 +10,7 @@ import numpy as np
 
 from keras_tbx.summary._analysis import _data_format
 from keras_tbx.summary._images import normalize_images
-from keras_tbx.summary._render import image_grid
+from keras_tbx.summary._grids import image_grid
 
 
 def get_layer(model, layer_name, fn, arg="layer_name"):

@@ -6,13 +6,13 @@ import numpy as np
 
 from keras_tbx.summary._classification import class_tag_names, metrics_from_counts
 from keras_tbx.summary._images import normalize_images
-from keras_tbx.summary._render import (
+from keras_tbx.summary._grids import (
     _class_probabilities,
     image_grid,
     most_confident_mistakes,
-    png_summary_pb,
     prediction_captions,
 )
+from keras_tbx.summary._render import png_summary_pb
 from keras_tbx.summary._scalars import scalars_pb, split_metric
 
 

@@ -110,6 +110,17 @@ def text_length(text: str, face) -> float:
     return _stamp(text, face)[3]
 
 
+def fit_text(text: str, font, width: float) -> str:
+    """`text`, cut with an ellipsis to at most `width` pixels."""
+    if text_length(text, font) <= width:
+        return text
+    lo, hi = 0, len(text)  # the longest prefix that fits with the ellipsis: binary search
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if font.getlength(text[:mid] + "…") <= width else (lo, mid - 1)
+    return text[:lo] + "…"
+
+
 def text_mask(text: str, face, anchor: str = "la") -> tuple[np.ndarray, int, int]:
     """An alpha mask of `text` and the offset of its top-left corner from the anchor point.
 
