@@ -57,17 +57,15 @@ def test_grad_cam_finds_the_only_region_the_model_looks_at():
     outside[:, : H // 2, : W // 2] = 0
     assert outside.max() == 0.0  # all the mass is in the top-left quadrant
 
-    # Independent Grad-CAM: for p = softmax(Wd^T mean(M) + b), d p_j / d M[c] = p_j (Wd[c, j] -
-    # sum_i p_i Wd[c, i]) / (H W) at every position, so the channel weights are that value.
+    # Independent Grad-CAM on the class logit (the score before the softmax): for
+    # z = Wd^T mean(M) + b, d z_j / d M[c] = Wd[c, j] / (H W) at every position.
     import keras
 
-    masked = np.asarray(keras.Model(model.input, model.get_layer("top_left").output)(x))
+    masked = np.asarray(keras.Model(model.inputs[0], model.get_layer("top_left").output)(x))
     kernel, bias = model.get_layer("head").get_weights()
     logits = masked.mean(axis=(1, 2)) @ kernel + bias
-    p = np.exp(logits - logits.max(1, keepdims=True))
-    p /= p.sum(1, keepdims=True)
-    j = p.argmax(1)
-    alpha = p[np.arange(len(x)), j][:, None] * (kernel[:, j].T - p @ kernel.T) / (H * W)
+    j = logits.argmax(1)
+    alpha = kernel[:, j].T / (H * W)
     cam = np.maximum(np.einsum("kc,khwc->khw", alpha, masked), 0)
     cam /= cam.max(axis=(1, 2), keepdims=True)
     np.testing.assert_allclose(heat, cam, atol=1e-5)
@@ -82,6 +80,21 @@ def test_grad_cam_finds_the_only_region_the_model_looks_at():
     for bad in (3, -1, [0, 1]):
         with pytest.raises(ValueError, match="argument `class_index` must be"):
             summary.grad_cam(model, x, class_index=bad)
+    assert model.get_layer("head").activation is keras.activations.softmax  # restored
+
+    # A confident softmax: its probability gradient vanishes, the logit's does not.
+    head = model.get_layer("head")
+    head.set_weights([head.get_weights()[0] * 200.0, head.get_weights()[1]])
+    confident = summary.grad_cam(model, x)
+    assert np.allclose(confident.max(axis=(1, 2)), 1.0)
+    split = keras.Sequential([keras.Input((H, W, 3)), keras.layers.Conv2D(4, 1, name="c"),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3),
+                              keras.layers.Activation("softmax")])
+    fused = keras.Sequential([keras.Input((H, W, 3)), keras.layers.Conv2D(4, 1, name="c"),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3, activation="softmax")])
+    fused.set_weights(split.get_weights())
+    np.testing.assert_allclose(summary.grad_cam(split, x), summary.grad_cam(fused, x), atol=1e-6)
+
     overlay = summary.grad_cam_overlay(x, heat, alpha=0.0)
     np.testing.assert_array_equal(overlay, summary.display_images(x))
 

@@ -6,6 +6,8 @@ Both need a Functional or Sequential model (layer outputs are tapped with
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from keras_tbx.summary._analysis import _data_format
@@ -97,8 +99,11 @@ def grad_cam(model, x, *, layer_name=None, class_index=None) -> np.ndarray:
 
     The layer's channels are weighted by the mean gradient of the class score over
     their positions; the weighted sum is rectified, divided by its maximum (per image)
-    and resized (bilinear) to the input's spatial size. The class score is the model's
-    output as it is (logits or probabilities); for a multi-output model, the first.
+    and resized (bilinear) to the input's spatial size. The class score is the logit: when
+    the output layer ends in a softmax or sigmoid (its `activation`, or a separate
+    `Activation` layer), the score before it, as in the original method (the gradient of
+    a confident probability is close to 0 and would leave the map empty); otherwise the
+    output as it is. For a multi-output model, the first output.
 
     Backend: TensorFlow only (a `tf.GradientTape` over
     `keras.Model(model.inputs, [layer.output, model.output])`); other backends raise
@@ -128,8 +133,11 @@ def grad_cam(model, x, *, layer_name=None, class_index=None) -> np.ndarray:
 
     layer = last_conv_layer(model) if layer_name is None else get_layer(model, layer_name, "grad_cam")
     outputs = model.outputs[0]  # `model.output` is undefined on a Sequential model never called
+    head = _squashing_head(outputs)
+    if isinstance(head, keras.layers.Activation):
+        outputs = head.input  # the score before a separate softmax / sigmoid layer
     tapped = keras.Model(model_inputs(model), [layer.output, outputs])
-    with tf.GradientTape() as tape:
+    with tf.GradientTape() as tape, _linear(head):
         conv, preds = tapped(x, training=False)
         if len(preds.shape) != 2:
             raise ValueError(f"`grad_cam` needs a (batch, classes) output. Received {preds.shape}.")
@@ -157,6 +165,36 @@ def grad_cam(model, x, *, layer_name=None, class_index=None) -> np.ndarray:
     if cam.shape[1:] != size:
         cam = tf.image.resize(cam[..., None], size, method="bilinear").numpy()[..., 0]
     return np.clip(cam, 0.0, 1.0).astype(np.float32)
+
+
+def _squashing_head(output):
+    """The layer that made `output` when it ends in a softmax or sigmoid, else None."""
+    import keras
+
+    history = getattr(output, "_keras_history", None)
+    layer = history[0] if history else None
+    squash = (keras.activations.softmax, keras.activations.sigmoid)
+    if isinstance(layer, keras.layers.Activation) and layer.activation in squash:
+        return layer
+    return layer if getattr(layer, "activation", None) in squash else None
+
+
+@contextlib.contextmanager
+def _linear(head):
+    """Runs `head` (a layer with a softmax or sigmoid `activation`) without it, so Grad-CAM
+    differentiates the class score (the logit) as the method prescribes: a confident
+    softmax output is flat, and its gradient would leave most maps empty."""
+    import keras
+
+    if head is None or isinstance(head, keras.layers.Activation):
+        yield
+        return
+    saved = head.activation
+    head.activation = keras.activations.linear
+    try:
+        yield
+    finally:
+        head.activation = saved
 
 
 def _spatial_size(model, x) -> tuple[int, int]:
