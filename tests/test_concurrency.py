@@ -60,13 +60,11 @@ CHILD = textwrap.dedent("""
     while not os.path.exists(go):  # both processes leave this loop together
         time.sleep(0.005)
     own = keras_tbx.run_dir(root, "exp")
-    histories = []
-    for log_dir in (own, shared):
-        model = tiny_model(seed=seed)
-        h = model.fit(x, y, epochs=3, batch_size=16, verbose=0, validation_split=0.25,
-                      callbacks=[keras_tbx.TensorBoard(log_dir, update_freq=2)])
-        histories.append(h.history)
-    print(json.dumps({{"own": own, "histories": histories}}))
+    h = tiny_model(seed=seed).fit(
+        x, y, epochs=3, batch_size=16, verbose=0, validation_split=0.25,
+        callbacks=[keras_tbx.TensorBoard(own, update_freq=2),  # its own folder
+                   keras_tbx.TensorBoard(shared, update_freq=2)])  # and one both share
+    print(json.dumps({{"own": own, "history": h.history}}))
 """)
 
 
@@ -100,12 +98,12 @@ def test_two_trainings_started_together(tmp_path):
     assert len(set(own)) == 2 and all(os.path.basename(p).startswith("exp-") for p in own)
     for result in results:
         epochs = read_scalars(os.path.join(result["own"], "train"))["epoch_loss"]
-        assert [v for _, v in epochs] == pytest.approx(result["histories"][0]["loss"], rel=1e-6)
+        assert [v for _, v in epochs] == pytest.approx(result["history"]["loss"], rel=1e-6)
 
     # One shared folder: two event files per run folder, every point of both runs kept.
     for run, key in (("train", "loss"), ("validation", "val_loss")):
         assert len(event_files(shared / run)) == 2
         points = read_scalars(shared / run)["epoch_loss"]
         assert sorted(s for s, _ in points) == [0, 0, 1, 1, 2, 2]
-        expected = sorted(v for r in results for v in r["histories"][1][key])
+        expected = sorted(v for r in results for v in r["history"][key])
         assert sorted(v for _, v in points) == pytest.approx(expected, rel=1e-6)
