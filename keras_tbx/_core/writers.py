@@ -326,6 +326,9 @@ class WriterPool:
         return set().union(*(writer.scalar_tags for writer in self._runs.values()))
 
     def flush(self) -> None:
+        """Flushes every run writer. The caller has handed over its buffered events (parts
+        write theirs at epoch end), so nothing is left for an idle or exit flush."""
+        self._touched = False
         for writer in self._runs.values():
             writer.flush()
 
