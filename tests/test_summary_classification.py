@@ -368,3 +368,24 @@ def test_rendering_without_matplotlib_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r'pip install "keras-tbx\[plots\]"'):
         summary.confusion_matrix_image(np.eye(2))
+
+
+def test_prediction_grid_undoes_normalisation_and_channel_order():
+    from oracle import decode_png
+
+    from keras_tbx.summary._predictions import prediction_images_pb
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, size=(4, 8, 8, 3)).astype(np.uint8)
+    mean, std = np.array([100.0, 110.0, 120.0]), np.array([50.0, 60.0, 70.0])
+    bgr = rgb[..., ::-1].astype(np.float32)
+    x = (bgr - mean) / std  # what a Caffe-style pipeline feeds the model
+    probs = np.eye(3)[[0, 1, 2, 0]]
+    display = {"denormalize": (mean, std), "channel_order": "bgr", "value_range": (0, 255)}
+    pb = prediction_images_pb("p", x, [0, 1, 2, 0], probs, class_names=["a", "b", "c"], display=display)
+    [grid] = [v for v in pb.value if v.tag == "p/grid"]
+    got = decode_png(grid.tensor.string_val[2])
+    expected = summary.image_grid(rgb, summary.prediction_captions([0, 1, 2, 0], [0, 1, 2, 0], ["a", "b", "c"],
+                                                                     confidence=[1.0] * 4)[0],
+                                  mistakes=[False] * 4)
+    np.testing.assert_array_equal(got[..., :3], expected)

@@ -57,10 +57,11 @@ class Classification(Part):
     """
 
     def __init__(self, class_names, *, output=None, sample=None, max_images=16,
-                 num_thresholds=101, max_classes=30, multi_label=None):
+                 num_thresholds=101, max_classes=30, multi_label=None, display=None):
         self.class_names = list(class_names)
         self.output, self.sample, self.max_images = output, sample, max_images
         self.num_thresholds, self.max_classes, self.multi_label = num_thresholds, max_classes, multi_label
+        self.display = dict(display or {})  # how sample images are shown (`display_images`)
         self._hook = None
         self._counts = {}
         self._validation = None
@@ -212,12 +213,13 @@ class Classification(Part):
 
     def _submit_sample(self, ctx, epoch, x, y, probs):
         writer = ctx.writers.run("validation")
-        names = self.class_names
+        names, display = self.class_names, self.display
 
         def job():
             from keras_tbx.summary._predictions import prediction_images_pb
 
-            writer.write_pb(prediction_images_pb("predictions", x, y, probs, class_names=names), epoch)
+            writer.write_pb(prediction_images_pb("predictions", x, y, probs, class_names=names,
+                                                 display=display), epoch)
 
         self._run(job)
 

@@ -244,7 +244,8 @@ class TensorBoard(keras.callbacks.Callback):
             self._parts.append(Classification(
                 self.class_names, output=classification_output, sample=self.sample,
                 max_images=self.max_images, num_thresholds=self.num_thresholds,
-                max_classes=self.confusion_max_classes, multi_label=self.multi_label))
+                max_classes=self.confusion_max_classes, multi_label=self.multi_label,
+                display={"denormalize": denormalize, "channel_order": channel_order}))
         if self._hparams is not None:
             self._parts.append(HParamsSession(self._hparams))
         if self.layout or self.auto_layout:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from keras_tbx.summary._classification import class_tag_names, metrics_from_counts
+from keras_tbx.summary._analysis import display_images
 from keras_tbx.summary._images import normalize_images
 from keras_tbx.summary._grids import (
     _class_probabilities,
@@ -28,7 +29,7 @@ def _display(images) -> np.ndarray:
 
 
 def prediction_images_pb(name, images, labels, probs, *, class_names=None, max_mistakes=8,
-                         description=None):
+                         description=None, display=None):
     """The prediction grid of a fixed sample and its most-confident-mistakes gallery.
 
     Args:
@@ -40,6 +41,10 @@ def prediction_images_pb(name, images, labels, probs, *, class_names=None, max_m
         class_names: Display names of the classes.
         max_mistakes: Most images in the gallery.
         description: Optional markdown description.
+        display: Optional keyword arguments of `display_images` (`denormalize`,
+            `channel_order`, `data_format`, `value_range`) that turn the inputs back into
+            pictures; without them uint8 images are shown as they are, floats in [0, 1]
+            scaled, and other floats stretched per image.
 
     Returns:
         A `Summary` proto with one or two PNG images.
@@ -52,7 +57,8 @@ def prediction_images_pb(name, images, labels, probs, *, class_names=None, max_m
     predicted = p.argmax(axis=1)
     captions, wrong = prediction_captions(labels, predicted, class_names,
                                           confidence=p[np.arange(len(p)), predicted])
-    shown = _display(images)
+    # Images get `display`; other inputs (feature vectors) are drawn as they are.
+    shown = display_images(images, **display) if display and np.ndim(images) >= 3 else _display(images)
     images_by_tag = {f"{name}/grid": image_grid(shown, captions, mistakes=wrong)}
     worst = most_confident_mistakes(labels, p, max_mistakes)
     if len(worst):
