@@ -37,7 +37,7 @@ _LEFT, _TOP, _SIZE = 128, 48, 420  # room for 100-pixel labels
 _BAR_X, _BAR_W = _LEFT + _SIZE + 16, 14
 _ANNOTATE_MAX = 15
 _require, _font = require, font
-_frames = threading.local()  # the last confusion-matrix frame drawn, per thread
+_frames = threading.local()  # the last confusion-matrix frames drawn, per thread
 
 
 def _paste_upright(canvas, box, labels, font, fill) -> None:
@@ -124,15 +124,19 @@ def _selection(matrix, class_names, max_classes, fn):
 def _frame(full: np.ndarray, shown: np.ndarray, names: list[str]) -> np.ndarray:
     """What the counts and normalized images share: frames, class names, axis titles.
 
-    The last frame drawn on this thread is reused when the shown classes, their names and
-    the subtitle are the same (every epoch of a run, as long as the classes shown stay)."""
+    The last few frames drawn on this thread are reused when the shown classes, their
+    names and the subtitle are the same (every epoch of a run, for train and validation
+    alike, as long as the classes shown stay)."""
     key = (tuple(names[i] for i in shown), _subtitle(full, shown))
-    cached = getattr(_frames, "last", None)
-    if cached is not None and cached[0] == key:
-        return cached[1]
+    cache = _frames.__dict__.setdefault("recent", {})
+    if key in cache:
+        cache[key] = cache.pop(key)  # most recent last
+        return cache[key]
     canvas = _draw_frame(full, shown, names)
     canvas.flags.writeable = False
-    _frames.last = (key, canvas)
+    cache[key] = canvas
+    while len(cache) > 4:
+        cache.pop(next(iter(cache)))
     return canvas
 
 
