@@ -249,12 +249,17 @@ def render(info, args, rows, ratios):
         out += ["", f"Target tbx_batch overhead <= {TARGET} x keras_batch overhead: "
                 f"{verdict(q['overhead'])} by epoch time, {verdict(q['cpu_overhead'])} by CPU "
                 f"time, {verdict(q['self_time'])} by callback self time."]
-    out += ["", "Callback self time by hook (ms per epoch, whole timed fit):", ""]
+    return "\n".join(out + hook_lines(rows)) + "\n"
+
+
+def hook_lines(rows) -> list[str]:
+    """Markdown lines: each config's callback self time by hook, largest first."""
+    out = ["", "Callback self time by hook (ms per epoch, whole timed fit):", ""]
     for c, r in rows.items():
         if r["hooks_ms"]:
             out.append(f"- {c}: " + ", ".join(
                 f"{h} {ms:.2f}" for h, ms in sorted(r["hooks_ms"].items(), key=lambda kv: -kv[1])))
-    return "\n".join(out) + "\n"
+    return out
 
 
 def main():

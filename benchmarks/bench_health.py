@@ -27,7 +27,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench_callbacks  # noqa: E402
-from bench_callbacks import machine, run_rounds, summarize  # noqa: E402
+from bench_callbacks import hook_lines, machine, run_rounds, summarize  # noqa: E402
 
 from bench_callbacks import BATCH, SAMPLES, STEPS, WARMUP_EPOCHS  # noqa: E402
 
@@ -78,12 +78,7 @@ def render(info, args, rows):
         out.append(f"| {c} | {r['epoch_ms']:.1f} | {r['min_ms']:.0f}-{r['max_ms']:.0f} | "
                    f"{f(r['ratio'], '.3f')} | {f(r['overhead_ms'], '+.1f')} | "
                    f"{f(r['cpu_overhead_ms'], '+.1f')} | {r['self_ms']:.2f} | {r['log_kb']:.1f} |")
-    out += ["", "Callback self time by hook (ms per epoch):", ""]
-    for c, r in rows.items():
-        if r["hooks_ms"]:
-            out.append(f"- {c}: " + ", ".join(
-                f"{h} {ms:.2f}" for h, ms in sorted(r["hooks_ms"].items(), key=lambda kv: -kv[1])))
-    return "\n".join(out) + "\n"
+    return "\n".join(out + hook_lines(rows)) + "\n"
 
 
 def main():
