@@ -11,7 +11,6 @@ be mounted in the test containers), a figure renderer raising, and the profiler 
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import subprocess
@@ -118,19 +117,16 @@ def test_failing_renderer_warns_once_and_later_epochs_render(log_dir, monkeypatc
         assert [s for s, _ in read_scalars(path)["per_class/macro/f1"]] == [0, 1, 2, 3]
 
 
-def test_failing_profiler_is_logged_once_and_training_goes_on(log_dir, tmp_path, caplog):
+def test_failing_profiler_warns_once_and_training_goes_on(log_dir, tmp_path):
     import tensorflow as tf
 
     other = tmp_path / "other_profile"
     tf.profiler.experimental.start(str(other))  # another session: ours cannot start
     try:
-        with caplog.at_level(logging.DEBUG, logger="keras_tbx"):
-            history, caught = _fit(log_dir, keras.callbacks.Callback(), epochs=3,
-                                   profile_batch=(2, 4))
+        history, caught = _fit(log_dir, keras.callbacks.Callback(), epochs=3, profile_batch=(2, 4))
     finally:
         tf.profiler.experimental.stop()
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1 and "could not start the profiler" in errors[0].getMessage()
+    assert len([m for m in caught if "could not start the profiler (AlreadyExistsError" in m]) == 1
     assert not any(WRITE_WARNING in m for m in caught)
     assert not os.path.exists(os.path.join(log_dir, "train", "plugins", "profile"))
     assert [s for s, _ in read_scalars(os.path.join(log_dir, "train"))["epoch_loss"]] == [0, 1, 2]

@@ -152,11 +152,10 @@ class StepProfiler(Part):
             self._profiler.start(ctx.writers.own_dir("train"), self.options)
             self._active = True
         except Exception as e:  # noqa: BLE001 - profiler failures never stop training
-            _log.error(
-                "keras_tbx: could not start the profiler (%s: %s); training goes on without "
-                "a profile. Is another profiling session running (a capture, "
-                "tf.profiler.experimental.start)?", type(e).__name__, e,
-            )
+            warnings.warn(
+                f"keras_tbx: could not start the profiler ({type(e).__name__}: {e}); training "
+                "goes on without a profile. Is another profiling session running (a capture, "
+                "tf.profiler.experimental.start)?", RuntimeWarning, stacklevel=2)
 
     def _stop(self) -> None:
         self._active = False
