@@ -21,10 +21,11 @@ IMAGES = {  # tag: (file, which logged step: -1 the last, 0 the first)
 }
 
 
-def main(run):
+def write_images(run, images):
+    """Writes, next to this script, images logged in `run/validation/`: `{tag: (file, index)}`."""
     events = EventAccumulator(str(run / "validation"), size_guidance={"tensors": 0})
     events.Reload()
-    for tag, (name, index) in IMAGES.items():
+    for tag, (name, index) in images.items():
         event = events.Tensors(tag)[index]
         # An image summary is a string tensor: width, height, then one encoded PNG per image.
         width, height, png = event.tensor_proto.string_val[:3]
@@ -34,4 +35,4 @@ def main(run):
 
 if __name__ == "__main__":
     runs = sorted(pathlib.Path("logs/classification").glob("cnn-*"))
-    main(pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else runs[-1])
+    write_images(pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else runs[-1], IMAGES)
