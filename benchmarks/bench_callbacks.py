@@ -252,6 +252,18 @@ def render(info, args, rows, ratios):
     return "\n".join(out + hook_lines(rows)) + "\n"
 
 
+def chosen_configs(parser, args, known) -> list[str]:
+    """The configs `--configs` names ("all": every one), checked; `--quick` sets 1 round."""
+    if args.quick:
+        args.rounds = 1
+    configs = list(known) if args.configs == "all" else [
+        c.strip() for c in args.configs.split(",") if c.strip()]
+    unknown = set(configs) - set(known)
+    if unknown:
+        parser.error(f"unknown configs {sorted(unknown)}; known: {', '.join(known)}")
+    return configs
+
+
 def hook_lines(rows) -> list[str]:
     """Markdown lines: each config's callback self time by hook, largest first."""
     out = ["", "Callback self time by hook (ms per epoch, whole timed fit):", ""]
@@ -276,13 +288,7 @@ def main():
     args = p.parse_args()
     if args.worker:
         return worker(args.worker, args.epochs, args.profile)
-    if args.quick:
-        args.rounds = 1
-    configs = list(CONFIGS) if args.configs == "all" else [
-        c.strip() for c in args.configs.split(",") if c.strip()]
-    unknown = set(configs) - set(CONFIGS)
-    if unknown:
-        p.error(f"unknown configs {sorted(unknown)}; known: {', '.join(CONFIGS)}")
+    configs = chosen_configs(p, args, CONFIGS)
     load_before = os.getloadavg()[0]
     runs = run_rounds(configs, args.rounds, args.epochs)
     info = dict(machine(), load_before=load_before)

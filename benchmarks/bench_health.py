@@ -27,7 +27,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench_callbacks  # noqa: E402
-from bench_callbacks import hook_lines, machine, run_rounds, summarize  # noqa: E402
+from bench_callbacks import chosen_configs, hook_lines, machine, run_rounds, summarize  # noqa: E402
 
 from bench_callbacks import BATCH, SAMPLES, STEPS, WARMUP_EPOCHS  # noqa: E402
 
@@ -92,13 +92,7 @@ def main():
     args = p.parse_args()
     if args.worker:
         return worker(args.worker, args.epochs)
-    if args.quick:
-        args.rounds = 1
-    configs = list(CONFIGS) if args.configs == "all" else [
-        c.strip() for c in args.configs.split(",") if c.strip()]
-    unknown = set(configs) - set(CONFIGS)
-    if unknown:
-        p.error(f"unknown configs {sorted(unknown)}; known: {', '.join(CONFIGS)}")
+    configs = chosen_configs(p, args, CONFIGS)
     load_before = os.getloadavg()[0]
     runs = run_rounds(configs, args.rounds, args.epochs, script=__file__)
     info = dict(machine(), load_before=load_before)
