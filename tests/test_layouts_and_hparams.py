@@ -246,10 +246,14 @@ def test_sweep_in_the_hparams_dashboard(hparams_server):
     def groups():
         answer = hparams_server.post_json("/data/plugin/hparams/session_groups", body)
         found = {g["name"]: g for g in answer["sessionGroups"]}
-        complete = len(found) == 3 and all(len(g["metricValues"]) == 4 for g in found.values())
+        # Complete once every session's end (its status) is loaded too: the server may have
+        # read a trial's root run before the session end was appended.
+        complete = len(found) == 3 and all(
+            len(g["metricValues"]) == 4 and g["sessions"][0]["status"] != "STATUS_UNKNOWN"
+            for g in found.values())
         return found if complete else None
 
-    found = hparams_server.poll(groups, desc="3 session groups with 4 metrics each")
+    found = hparams_server.poll(groups, desc="3 session groups with 4 metrics each and their status")
     assert sorted(found) == ["sweep/trial-000", "sweep/trial-001", "sweep/trial-002"]
     for result in results:
         group = found[f"sweep/{result.name}"]
