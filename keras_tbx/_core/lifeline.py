@@ -24,12 +24,6 @@ _flusher = None
 _exiting = False
 
 
-_live = weakref.WeakSet()
-_live_lock = threading.Lock()
-_flusher = None
-_exiting = False
-
-
 def watch(pool) -> None:
     """Flushes `pool` (a `WriterPool`) when idle and at exit, while it is alive."""
     global _flusher
