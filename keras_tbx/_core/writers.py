@@ -301,6 +301,8 @@ class WriterPool:
                 self._touched, self._last_activity = True, time.monotonic()
 
     def _flush_if_idle(self, now: float, at_exit: bool = False) -> None:
+        if self._chief is not True:
+            return  # undecided or not the chief: nothing of ours to flush, so stay out of TF
         runs = list(self._runs.values())
         if not (self._touched or any(w._dirty for w in runs)):
             return
