@@ -252,6 +252,16 @@ def render(info, args, rows, ratios):
     return "\n".join(out + hook_lines(rows)) + "\n"
 
 
+def save_report(out_dir, stem, report, data) -> None:
+    """Prints `report` and writes it to `<out_dir>/<stem>.md`, with `data` as `<stem>.json`."""
+    print(report)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, f"{stem}.md"), "w") as fh:
+        fh.write(report)
+    with open(os.path.join(out_dir, f"{stem}.json"), "w") as fh:
+        json.dump(data, fh, indent=1)
+
+
 def chosen_configs(parser, args, known) -> list[str]:
     """The configs `--configs` names ("all": every one), checked; `--quick` sets 1 round."""
     if args.quick:
@@ -294,14 +304,9 @@ def main():
     info = dict(machine(), load_before=load_before)
     rows, ratios = summarize(runs, configs)
     table = render(info, args, rows, ratios)
-    print(table)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "latest.md"), "w") as fh:
-        fh.write(table)
-    with open(os.path.join(args.out, "latest.json"), "w") as fh:
-        json.dump({"machine": info, "rounds": args.rounds, "epochs": args.epochs,
-                   "steps_per_epoch": STEPS, "summary": rows, "ratios": ratios,
-                   "runs": runs}, fh, indent=1)
+    save_report(args.out, "latest", table, {
+        "machine": info, "rounds": args.rounds, "epochs": args.epochs, "steps_per_epoch": STEPS,
+        "summary": rows, "ratios": ratios, "runs": runs})
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench_callbacks import machine, run_rounds, summarize, time_hooks  # noqa: E402
+from bench_callbacks import machine, run_rounds, save_report, summarize, time_hooks  # noqa: E402
 
 TRAIN, VAL, BATCH, WARMUP_EPOCHS = 2048, 3072, 32, 1
 KINDS = ("plain", "recipe", "tbx", "tbx_base")
@@ -288,14 +288,9 @@ def main():
                                        "its figures leave out the rendering")
         table[n], keys[n] = rows, key_figures(rows, n)
     report = render(info, args, table, keys)
-    print(report)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "classification.md"), "w") as fh:
-        fh.write(report)
-    with open(os.path.join(args.out, "classification.json"), "w") as fh:
-        json.dump({"machine": info, "rounds": args.rounds, "epochs": args.epochs, "train": TRAIN,
-                   "validation": VAL, "batch": BATCH, "summary": table, "key": keys, "runs": runs},
-                  fh, indent=1)
+    save_report(args.out, "classification", report, {
+        "machine": info, "rounds": args.rounds, "epochs": args.epochs, "train": TRAIN,
+        "validation": VAL, "batch": BATCH, "summary": table, "key": keys, "runs": runs})
 
 
 if __name__ == "__main__":

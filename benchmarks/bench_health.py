@@ -27,7 +27,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench_callbacks  # noqa: E402
-from bench_callbacks import chosen_configs, hook_lines, machine, run_rounds, summarize  # noqa: E402
+from bench_callbacks import chosen_configs, hook_lines, machine, run_rounds, save_report, summarize  # noqa: E402
 
 from bench_callbacks import BATCH, SAMPLES, STEPS, WARMUP_EPOCHS  # noqa: E402
 
@@ -98,13 +98,9 @@ def main():
     info = dict(machine(), load_before=load_before)
     rows, _ = summarize(runs, configs)
     table = render(info, args, rows)
-    print(table)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "health.md"), "w") as fh:
-        fh.write(table)
-    with open(os.path.join(args.out, "health.json"), "w") as fh:
-        json.dump({"machine": info, "rounds": args.rounds, "epochs": args.epochs,
-                   "steps_per_epoch": STEPS, "summary": rows, "runs": runs}, fh, indent=1)
+    save_report(args.out, "health", table, {
+        "machine": info, "rounds": args.rounds, "epochs": args.epochs, "steps_per_epoch": STEPS,
+        "summary": rows, "runs": runs})
 
 
 if __name__ == "__main__":
