@@ -20,7 +20,6 @@ Usage: ``python benchmarks/bench_health.py [--rounds 3] [--epochs 3] [--configs 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
